@@ -1,0 +1,1 @@
+"""Shared plumbing for every eoml study: stores, config, training engine, metrics, plotting, CLI."""
