@@ -1,0 +1,196 @@
+# Helpers shared by every study's rules: config validation, paths, CLI arguments.
+import glob
+import os
+import re
+import shlex
+from pathlib import Path
+
+from eoml.core.config import canonical_json, validate_config
+from eoml.core.workflow import module_files, prepare_job_environment
+
+# Fills in schema defaults; a wrong key or type stops the workflow with the key's dotted path.
+validate_config(config)
+
+REPO = Path(workflow.basedir)
+# Jobs (local, cluster or conda) run `python -m eoml` from this source tree.
+prepare_job_environment(REPO)
+RESULTS = Path("results")
+RESOURCES = Path("resources")
+LOGS = RESULTS / "logs"
+BENCH = RESULTS / "benchmarks"
+ENV = "../envs/eoml.yaml"
+
+
+def study_enabled(study):
+    return study in config["studies"]
+
+
+def code(*modules):
+    """Package source files a job depends on; a change to one of them reruns that job."""
+    return module_files(REPO, ("core.cli", *modules))
+
+
+def section_json(study, keys):
+    """The given keys of a study's config section as one JSON string.
+
+    Passed as a job's params: editing one of these keys reruns the jobs that use it, and only them.
+    """
+    return canonical_json({key: config[study][key] for key in keys})
+
+
+def expand_globs(patterns):
+    """Sorted list of files matched by a list of glob patterns (relative to the working dir)."""
+    files = set()
+    for pattern in patterns:
+        files.update(glob.glob(os.path.expanduser(pattern)))
+    return sorted(files)
+
+
+def get_final_output():
+    targets = []
+    if study_enabled("radbelt"):
+        targets.extend(radbelt_final_output())
+    return targets
+
+
+# --------------------------------------------------------------------------------------------
+# radbelt
+# --------------------------------------------------------------------------------------------
+RB = config["radbelt"]
+RB_OUT = RESULTS / "radbelt"
+RB_DEMO_DIR = RESOURCES / "demo" / "radbelt"
+RB_STORE = RB_OUT / "store.zarr"
+RB_NEURAL = [m for m in RB["models"] if m != "linreg"]
+RB_BIN_HOURS = RB["grid"]["bin_hours"]
+# the config keys each kind of radbelt job reads
+RB_KEYS = {
+    "ingest": ["grid", "energy_kev", "on_bad_file"],
+    "store": ["grid", "energy_kev"],
+    "train": ["grid", "window", "features", "split", "training"],
+    "linreg": ["grid", "window", "features", "split"],
+    "baseline": ["grid", "split", "lpf_window", "features"],
+    "evaluate": ["grid", "onset"],
+    "spearman": ["grid", "features", "spearman_max_lag_bins"],
+}
+
+
+def radbelt_cfg(step):
+    return section_json("radbelt", RB_KEYS[step])
+
+
+def _radbelt_raw_groups():
+    """{group: [(kind, raw path), ...]}: one ingest job per group.
+
+    RBSP and POES files are grouped by the day in their names (YYYYMMDD), so one job bins one
+    day; every OMNI file is its own group.
+    """
+    if RB["source"] == "demo":
+        from eoml.radbelt.demo import demo_files
+
+        files = demo_files(RB_DEMO_DIR, RB["demo"]["start"], RB["demo"]["days"])
+        kinds = {"rbsp_mageis": files["rbsp"], "poes": files["poes"], "omni2_ascii": files["omni"]}
+    elif RB["source"] == "raw":
+        omni = expand_globs(RB["raw"]["omni"])
+        kinds = {
+            "rbsp_mageis": expand_globs(RB["raw"]["rbsp"]),
+            "poes": expand_globs(RB["raw"]["poes"]),
+            "omni_cdf": [f for f in omni if f.lower().endswith(".cdf")],
+            "omni2_ascii": [f for f in omni if not f.lower().endswith(".cdf")],
+        }
+        for key, pattern_key in (("rbsp_mageis", "rbsp"), ("poes", "poes")):
+            if not kinds[key]:
+                raise ValueError(
+                    f"radbelt.raw.{pattern_key}: no file matches {RB['raw'][pattern_key]}"
+                )
+        if not omni:
+            raise ValueError(f"radbelt.raw.omni: no file matches {RB['raw']['omni']}")
+    else:
+        return {}
+    groups = {}
+    for kind, paths in kinds.items():
+        for path in paths:
+            day = re.search(r"_(\d{8})_", Path(path).name)
+            key = day.group(1) if day and not kind.startswith("omni") else Path(path).stem
+            groups.setdefault(key, []).append((kind, str(path)))
+    return {key: sorted(items) for key, items in sorted(groups.items())}
+
+
+RB_GROUPS = _radbelt_raw_groups()
+
+
+def radbelt_demo_dir(wildcards, output):
+    """The demo folder: the common parent of the generator's outputs."""
+    return os.path.commonpath(list(output))
+
+
+def radbelt_demo_outputs():
+    return sorted(path for items in RB_GROUPS.values() for _, path in items)
+
+
+def radbelt_group_files(wildcards):
+    return [path for _, path in RB_GROUPS[wildcards.group]]
+
+
+def radbelt_group_items(wildcards):
+    """`--item KIND PATH` arguments of one ingest job."""
+    return " ".join(f"--item {kind} {shlex.quote(path)}" for kind, path in RB_GROUPS[wildcards.group])
+
+
+def radbelt_partials():
+    return [str(RB_OUT / "partials" / f"{group}.nc") for group in RB_GROUPS]
+
+
+def radbelt_premeve_files():
+    folder = Path(RB["premeve_dir"])
+    return sorted(str(p) for p in folder.iterdir() if p.is_file())
+
+
+def radbelt_ckpt_dir(wildcards):
+    return str(
+        RB_OUT / "checkpoints" / wildcards.rb_model / f"lead{wildcards.lead}" / f"seed{wildcards.seed}"
+    )
+
+
+def _radbelt_predictions(lead):
+    paths = []
+    for model in RB["models"]:
+        if model == "linreg":
+            paths.append(RB_OUT / "models" / "linreg" / f"lead{lead}" / "predictions.nc")
+        else:
+            paths.extend(
+                RB_OUT / "models" / model / f"lead{lead}" / f"seed{seed}" / "predictions.nc"
+                for seed in RB["seeds"]
+            )
+    paths.extend(
+        RB_OUT / "baselines" / name / f"lead{lead}" / "predictions.nc" for name in RB["baselines"]
+    )
+    return [str(p) for p in paths]
+
+
+def radbelt_all_predictions():
+    return [p for lead in RB["leads"] for p in _radbelt_predictions(lead)]
+
+
+def radbelt_lead_predictions(wildcards):
+    hours = int(wildcards.hours)
+    lead = round(hours / RB_BIN_HOURS)
+    if lead not in RB["leads"] or abs(lead * RB_BIN_HOURS - hours) > 1e-9:
+        raise ValueError(f"no radbelt lead of {hours} h in radbelt.leads {RB['leads']}")
+    return _radbelt_predictions(lead)
+
+
+def radbelt_lead_hours():
+    return [int(round(lead * RB_BIN_HOURS)) for lead in RB["leads"]]
+
+
+def radbelt_final_output():
+    figures = RB_OUT / "figures"
+    return [
+        str(RB_OUT / "metrics" / "pe.csv"),
+        str(RB_OUT / "metrics" / "onsets.csv"),
+        str(RB_OUT / "metrics" / "spearman.csv"),
+        str(figures / "pe_vs_L.png"),
+        str(figures / "spearman_lags.png"),
+        *[str(figures / f"lt_maps_lead{h}h.png") for h in radbelt_lead_hours()],
+        *[str(figures / f"timeseries_lead{h}h.png") for h in radbelt_lead_hours()],
+    ]

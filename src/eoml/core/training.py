@@ -1,0 +1,458 @@
+"""Lightning training engine shared by every eoml study.
+
+* :func:`seed_everything` — one call that makes a CPU run bitwise reproducible.
+* :class:`BaseTask` — a ``LightningModule`` around a plain ``nn.Module``: Adam +
+  ``ReduceLROnPlateau`` on ``val_loss``; logs ``train_loss``, ``val_loss`` and ``lr`` once per
+  epoch. Studies subclass it and override :meth:`BaseTask.compute_loss`.
+  :class:`RegressionTask` is the MSE regression case.
+* :func:`fit` — trains a task with early stopping, keeps ``best.ckpt`` and ``last.ckpt`` in
+  ``ckpt_dir``, resumes a killed job from ``last.ckpt``, writes CSV + TensorBoard logs,
+  ``history.csv`` and ``best_epoch.txt`` under ``run_dir``, and leaves the *best* validation
+  epoch's weights in the task (not the last epoch's).
+
+Reproducibility: the data order of epoch ``e`` depends only on ``(seed, e)`` (see
+:class:`EpochShuffleSampler`) and the global RNGs are re-seeded from ``(seed, e)`` at the start of
+every epoch, so a run resumed from ``last.ckpt`` continues exactly as the uninterrupted run would
+have. Checkpoints are written atomically (temporary file + rename), so a job killed at any moment
+leaves a loadable ``last.ckpt``.
+
+A checkpoint directory is only ever resumed by a job with the same settings: ``fit`` stores a
+fingerprint (training settings, seed, task and model architecture, plus whatever the caller adds,
+e.g. a digest of the input store) in ``ckpt_dir/fingerprint.json`` and starts afresh, wiping old
+checkpoints and logs, when it differs. When a previous job with the same fingerprint finished
+(``ckpt_dir/complete.json``), training is skipped and the best checkpoint is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning
+import numpy as np
+import pandas as pd
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch import nn
+from torch.utils.data import Sampler
+
+from eoml.core.config import canonical_json, config_digest
+from eoml.core.io import atomic_path, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+#: Defaults of the ``training`` config keys (the schema holds the same values).
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "max_epochs": 60,
+    "batch_size": 256,
+    "learning_rate": 1.0e-3,
+    "early_stopping_patience": 8,
+    "lr_patience": 3,
+    "lr_factor": 0.5,
+    "min_lr": 1.0e-6,
+}
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "lr"]
+
+_FINGERPRINT = "fingerprint.json"
+_COMPLETE = "complete.json"
+
+
+# --------------------------------------------------------------------------------------------
+# seeding
+# --------------------------------------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) and ask torch for deterministic algorithms.
+
+    On a GPU machine ``CUBLAS_WORKSPACE_CONFIG`` is set (if not already) so that cuBLAS is
+    deterministic too; it must be set before the first cuBLAS call, hence here.
+    """
+    if torch.cuda.is_available():
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    lightning.seed_everything(int(seed), workers=True, verbose=False)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 32-bit seed derived from a run seed and an epoch number (stable across runs)."""
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch)]).generate_state(1)[0])
+
+
+def _reseed_global(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """Random permutation of ``range(n)`` that depends only on ``(seed, epoch)``.
+
+    Lightning calls :meth:`set_epoch` at the start of every epoch (also after a resume), so the
+    order of epoch ``e`` is the same whether or not the run was interrupted before it.
+    """
+
+    def __init__(self, n: int, seed: int):
+        self.n = int(n)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        gen = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
+        return iter(torch.randperm(self.n, generator=gen).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+# --------------------------------------------------------------------------------------------
+# tasks
+# --------------------------------------------------------------------------------------------
+class BaseTask(lightning.LightningModule):
+    """A learning task around a plain ``nn.Module``.
+
+    Subclasses implement :meth:`compute_loss` (``batch -> scalar loss``); the optimiser, the
+    learning-rate schedule and the logging are shared.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module | None = None,
+        learning_rate: float = TRAINING_DEFAULTS["learning_rate"],
+        lr_factor: float = TRAINING_DEFAULTS["lr_factor"],
+        lr_patience: int = TRAINING_DEFAULTS["lr_patience"],
+        min_lr: float = TRAINING_DEFAULTS["min_lr"],
+    ):
+        super().__init__()
+        self.model = model
+        self.loss = loss if loss is not None else nn.MSELoss()
+        self.learning_rate = float(learning_rate)
+        self.lr_factor = float(lr_factor)
+        self.lr_patience = int(lr_patience)
+        self.min_lr = float(min_lr)
+        self.save_hyperparameters(ignore=["model", "loss"])
+
+    @classmethod
+    def from_config(cls, model: nn.Module, training_cfg: Mapping[str, Any], **kwargs) -> BaseTask:
+        """Build a task with the optimiser settings of a ``training`` config section."""
+        cfg = {**TRAINING_DEFAULTS, **dict(training_cfg)}
+        return cls(
+            model,
+            learning_rate=cfg["learning_rate"],
+            lr_factor=cfg["lr_factor"],
+            lr_patience=cfg["lr_patience"],
+            min_lr=cfg["min_lr"],
+            **kwargs,
+        )
+
+    def forward(self, *args, **kwargs):
+        return self.model(*args, **kwargs)
+
+    def compute_loss(self, batch) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must implement compute_loss(batch)")
+
+    @staticmethod
+    def _batch_size(batch) -> int | None:
+        first = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return int(first.shape[0]) if isinstance(first, torch.Tensor) else None
+
+    def training_step(self, batch, batch_idx):
+        loss = self.compute_loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=self._batch_size(batch))
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss = self.compute_loss(batch)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=self._batch_size(batch))
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        # the plateau scheduler steps at epoch ends: this is the rate the whole epoch trains with
+        optimizer = self.optimizers()
+        if isinstance(optimizer, (list, tuple)):
+            optimizer = optimizer[0]
+        self.log("lr", float(optimizer.param_groups[0]["lr"]), on_step=False, on_epoch=True)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.learning_rate)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=self.lr_factor, patience=self.lr_patience, min_lr=self.min_lr
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss", "interval": "epoch",
+                             "frequency": 1},
+        }
+
+
+class RegressionTask(BaseTask):
+    """Regression with a mean-squared-error loss (or the ``loss`` given); batch = ``(x, y)``."""
+
+    def compute_loss(self, batch) -> torch.Tensor:
+        x, y = batch
+        return self.loss(self(x).reshape(y.shape), y)
+
+
+# --------------------------------------------------------------------------------------------
+# callbacks and plugins
+# --------------------------------------------------------------------------------------------
+class _AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary sibling and renames it into place."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError("storage_options are not supported by eoml's checkpoint writer")
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+
+
+class _EpochReseed(Callback):
+    """Re-seeds the global RNGs (dropout, augmentation) from ``(seed, epoch)`` every epoch.
+
+    Done just before the first training batch: creating a DataLoader iterator draws from the
+    global RNG, and after a resume Lightning creates it at a different moment.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if batch_idx == 0:
+            _reseed_global(epoch_seed(self.seed, 1_000_003 + trainer.current_epoch))
+
+
+class _EpochSummary(Callback):
+    """One readable log line per epoch (the progress bar is hard to read in log files)."""
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        metrics = trainer.callback_metrics
+        parts = [f"{k}={float(metrics[k]):.6g}" for k in ("train_loss", "val_loss", "lr") if k in metrics]
+        log.info("epoch %d/%d: %s", trainer.current_epoch, trainer.max_epochs - 1, " ".join(parts))
+
+
+# --------------------------------------------------------------------------------------------
+# fit
+# --------------------------------------------------------------------------------------------
+def _load_ckpt(path: Path) -> dict:
+    # our own files, written by this module: full unpickling is safe
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _fingerprint(task: BaseTask, training_cfg: Mapping, seed: int, extra: Any) -> dict:
+    return {
+        "training": dict(training_cfg),
+        "seed": int(seed),
+        "task": type(task).__qualname__,
+        "model": repr(task.model),
+        "extra": extra,
+    }
+
+
+def _wipe(run_dir: Path, ckpt_dir: Path) -> None:
+    for path in ckpt_dir.glob("*.ckpt"):
+        path.unlink()
+    for name in (_COMPLETE, _FINGERPRINT):
+        (ckpt_dir / name).unlink(missing_ok=True)
+    for sub in ("csv", "tensorboard"):
+        shutil.rmtree(run_dir / sub, ignore_errors=True)
+    for name in ("history.csv", "best_epoch.txt"):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _prepare(run_dir: Path, ckpt_dir: Path, fingerprint: dict) -> tuple[str, Path | None]:
+    """Decide between ``fresh``, ``resume`` (with the checkpoint) and ``complete``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    for partial in ckpt_dir.glob(".*.tmp-*"):  # left by a job killed while writing a checkpoint
+        partial.unlink(missing_ok=True)
+    fp_file = ckpt_dir / _FINGERPRINT
+    digest = config_digest(fingerprint)
+    stored = None
+    if fp_file.exists():
+        try:
+            stored = json.loads(fp_file.read_text()).get("digest")
+        except (OSError, ValueError):
+            stored = None
+    last = ckpt_dir / "last.ckpt"
+    if stored == digest:
+        if (ckpt_dir / _COMPLETE).exists() and (ckpt_dir / "best.ckpt").exists():
+            return "complete", ckpt_dir / "best.ckpt"
+        if last.exists():
+            try:
+                _load_ckpt(last)
+            except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint means start again
+                log.warning("%s: unreadable checkpoint (%s); training from scratch", last, exc)
+            else:
+                return "resume", last
+    elif stored is not None or any(ckpt_dir.glob("*.ckpt")):
+        log.warning("%s: checkpoints belong to other settings or inputs; training from scratch", ckpt_dir)
+    _wipe(run_dir, ckpt_dir)
+    write_text_atomic(fp_file, json.dumps({"digest": digest, "fingerprint": json.loads(
+        canonical_json(fingerprint))}, indent=1, sort_keys=True))
+    return "fresh", None
+
+
+def _version_number(path: Path) -> int:
+    match = re.fullmatch(r"version_(\d+)", path.name)
+    return int(match.group(1)) if match else -1
+
+
+def read_history(run_dir: str | Path) -> pd.DataFrame:
+    """Per-epoch ``epoch, train_loss, val_loss, lr`` from all CSV-logger versions of a run.
+
+    A resumed job logs to a new version directory; epochs logged twice (the epoch a killed job
+    was in) keep the later values.
+    """
+    frames = []
+    versions = sorted((Path(run_dir) / "csv").glob("version_*"), key=_version_number)
+    for version in versions:
+        metrics = version / "metrics.csv"
+        if metrics.exists() and metrics.stat().st_size > 0:
+            frame = pd.read_csv(metrics)
+            if "epoch" in frame:
+                frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=HISTORY_COLUMNS)
+    table = pd.concat(frames, ignore_index=True)
+    table = table[table["epoch"].notna()]
+    for column in HISTORY_COLUMNS[1:]:
+        if column not in table:
+            table[column] = np.nan
+    history = table.groupby("epoch", sort=True)[HISTORY_COLUMNS[1:]].last().reset_index()
+    history["epoch"] = history["epoch"].astype(int)
+    return history[HISTORY_COLUMNS]
+
+
+def _write_outputs(run_dir: Path, best: Path) -> int:
+    best_epoch = int(_load_ckpt(best)["epoch"])
+    history = read_history(run_dir)
+    with atomic_path(run_dir / "history.csv") as tmp:
+        history.to_csv(tmp, index=False)
+    write_text_atomic(run_dir / "best_epoch.txt", f"{best_epoch}\n")
+    return best_epoch
+
+
+def _progress_refresh_rate(datamodule) -> int:
+    if os.isatty(2):
+        return 1
+    # in a log file every refresh is a new line: about ten per epoch
+    try:
+        n_batches = len(datamodule.train_dataloader())
+    except Exception:  # noqa: BLE001 - only a cosmetic choice
+        return 50
+    return max(1, n_batches // 10)
+
+
+def fit(
+    task: BaseTask,
+    datamodule: lightning.LightningDataModule,
+    *,
+    run_dir: str | Path,
+    ckpt_dir: str | Path,
+    training_cfg: Mapping[str, Any],
+    seed: int,
+    fingerprint: Any = None,
+) -> Path:
+    """Train ``task`` on ``datamodule`` and return the path of the best checkpoint.
+
+    ``ckpt_dir`` receives ``best.ckpt`` (lowest ``val_loss``) and ``last.ckpt`` (end of the
+    latest epoch); keep it outside any output a workflow manager deletes on failure. If
+    ``ckpt_dir/last.ckpt`` exists and was written with the same settings (``training_cfg``,
+    ``seed``, model architecture and the caller's ``fingerprint``, any JSON-able object), training
+    continues from it. ``run_dir`` receives the CSV (``csv/version_N``) and TensorBoard logs,
+    ``history.csv`` (``epoch, train_loss, val_loss, lr``) and ``best_epoch.txt`` (0-based).
+
+    On return the task holds the weights of the best validation epoch.
+    """
+    cfg = {**TRAINING_DEFAULTS, **dict(training_cfg)}
+    run_dir, ckpt_dir = Path(run_dir), Path(ckpt_dir)
+    state, ckpt = _prepare(run_dir, ckpt_dir, _fingerprint(task, cfg, seed, fingerprint))
+
+    if state == "complete":
+        log.info("%s: training already complete with these settings; loading the best checkpoint", ckpt_dir)
+        best = ckpt
+    else:
+        if state == "resume":
+            log.info("resuming training from %s (epoch %d done)", ckpt, int(_load_ckpt(ckpt)["epoch"]))
+        seed_everything(seed)
+        best = _run_trainer(task, datamodule, run_dir, ckpt_dir, cfg, seed, ckpt)
+
+    task.load_state_dict(_load_ckpt(best)["state_dict"])
+    best_epoch = _write_outputs(run_dir, best)
+    if state != "complete":
+        write_text_atomic(ckpt_dir / _COMPLETE, json.dumps({"best_epoch": best_epoch}) + "\n")
+    log.info("best epoch %d (%s)", best_epoch, best)
+    return best
+
+
+def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, seed: int,
+                 resume_from: Path | None) -> Path:
+    on_gpu = torch.cuda.is_available()
+    det_enabled = torch.are_deterministic_algorithms_enabled()
+    det_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="best", monitor="val_loss", mode="min", save_top_k=1,
+        save_last=False, enable_version_counter=False,
+    )
+    # Lightning >= 2.6 writes ``save_last`` only in epochs that also wrote a top-k checkpoint, so
+    # "last" is its own unmonitored checkpoint, written (after "best") at the end of every epoch
+    last = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
+                           enable_version_counter=False)
+    callbacks = [
+        EarlyStopping(monitor="val_loss", mode="min", patience=int(cfg["early_stopping_patience"])),
+        checkpoint,
+        last,
+        TQDMProgressBar(refresh_rate=_progress_refresh_rate(datamodule)),
+        _EpochReseed(seed),
+        _EpochSummary(),
+    ]
+    loggers = [
+        CSVLogger(save_dir=run_dir, name="csv", flush_logs_every_n_steps=1),
+        TensorBoardLogger(save_dir=run_dir, name="tensorboard", default_hp_metric=False),
+    ]
+    trainer = lightning.Trainer(
+        accelerator="auto",
+        devices=1,
+        max_epochs=int(cfg["max_epochs"]),
+        callbacks=callbacks,
+        logger=loggers,
+        # strict determinism on CPU; on a GPU some kernels have no deterministic variant
+        deterministic=True if not on_gpu else "warn",
+        default_root_dir=run_dir,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+        enable_progress_bar=True,
+        enable_model_summary=resume_from is None,
+        plugins=[_AtomicCheckpointIO()],
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
+        # Lightning 2.6 internals on torch >= 2.10; nothing a user can act on
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+        try:
+            trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
+        finally:
+            # the Trainer switched torch to strict determinism process-wide: restore what it found
+            torch.use_deterministic_algorithms(det_enabled, warn_only=det_warn_only)
+    if trainer.interrupted:
+        raise KeyboardInterrupt("training interrupted")
+    best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else ckpt_dir / "best.ckpt"
+    if not best.exists():
+        raise RuntimeError(f"{ckpt_dir}: training finished without a best checkpoint")
+    return best

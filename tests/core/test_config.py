@@ -1,0 +1,83 @@
+"""Config schema: defaults, key-naming errors, semantic checks."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eoml.core.config import config_digest, load_config, validate_config
+from eoml.core.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_is_valid_and_gets_defaults():
+    cfg = load_config(REPO / "config" / "config.yaml")
+    assert cfg["studies"] == ["radbelt"]
+    assert cfg["radbelt"]["source"] == "demo"
+    assert cfg["radbelt"]["grid"]["bin_hours"] == 5
+
+
+def test_empty_config_is_filled_with_schema_defaults():
+    cfg = validate_config({})
+    rb = cfg["radbelt"]
+    assert rb["window"] == 16
+    assert rb["leads"] == [5, 10]
+    assert rb["split"] == {"train": 0.65, "val": 0.14, "test": 0.21}
+    assert rb["training"]["max_epochs"] == 60
+    assert rb["features"]["channels"] == ["e2", "e3", "p6"]
+
+
+@pytest.mark.parametrize(
+    "bad, key",
+    [
+        ({"radbelt": {"window": "x"}}, "radbelt.window"),
+        ({"radbelt": {"wndow": 16}}, "radbelt.wndow"),
+        ({"radbelt": {"training": {"max_epochs": 0}}}, "radbelt.training.max_epochs"),
+        ({"radbelt": {"source": "hdf9"}}, "radbelt.source"),
+        ({"studies": ["radbelt", "nope"]}, "studies.1"),
+    ],
+)
+def test_wrong_key_or_type_names_the_key(bad, key):
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad)
+    assert key in str(err.value)
+
+
+def test_split_must_add_up_to_one():
+    with pytest.raises(ConfigError, match="radbelt.split"):
+        validate_config({"radbelt": {"split": {"train": 0.5, "val": 0.2, "test": 0.2}}})
+
+
+def test_premeve_source_needs_a_folder():
+    with pytest.raises(ConfigError, match="radbelt.premeve_dir"):
+        validate_config({"radbelt": {"source": "premeve_ascii"}})
+
+
+def test_raw_source_needs_patterns():
+    with pytest.raises(ConfigError, match="radbelt.raw.rbsp"):
+        validate_config({"radbelt": {"source": "raw", "raw": {"poes": ["a"], "omni": ["b"]}}})
+
+
+def test_unreadable_file_is_named(tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("radbelt: [unclosed")
+    with pytest.raises(ConfigError, match="broken.yaml"):
+        load_config(bad)
+
+
+def test_digest_is_order_independent():
+    assert config_digest({"a": 1, "b": [1, 2]}) == config_digest({"b": [1, 2], "a": 1})
+    assert config_digest({"a": 1}) != config_digest({"a": 2})
+
+
+def test_every_schema_property_is_described():
+    schema = yaml.safe_load((REPO / "src" / "eoml" / "schemas" / "config.schema.yaml").read_text())
+
+    def walk(node, path):
+        for name, sub in node.get("properties", {}).items():
+            assert "description" in sub, f"{path}{name} has no description"
+            assert "type" in sub, f"{path}{name} has no type"
+            walk(sub, f"{path}{name}.")
+
+    walk(schema, "")

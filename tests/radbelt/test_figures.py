@@ -1,0 +1,87 @@
+"""radbelt.figures: every figure function writes a non-empty PNG and SVG from small inputs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from eoml.radbelt import figures
+from eoml.radbelt.evaluate import evaluate, spearman_lags, write_predictions
+
+L_AXIS = np.round(np.concatenate([np.arange(2.8, 6.05, 0.1), [6.6]]), 1)
+T = 120
+TIMES = pd.date_range("2019-01-01", periods=T, freq="5h").values
+
+
+def labels():
+    return np.array(["train"] * 78 + ["val"] * 17 + ["test"] * 25)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """Predictions of three models (one with two seeds) at two leads, pe.csv, onsets.csv,
+    spearman.csv."""
+    d = tmp_path_factory.mktemp("fig")
+    rng = np.random.default_rng(0)
+    obs = 2.0 + 0.5 * np.sin(np.arange(T)[:, None] / 9.0) + 0.1 * L_AXIS[None, :]
+    obs[40:, :] += 1.2  # an event at bin 40
+    obs[rng.random(obs.shape) < 0.02] = np.nan
+    da = lambda v: xr.DataArray(v, dims=("time", "L"), coords={"time": TIMES, "L": L_AXIS})  # noqa: E731
+    paths = []
+    for lead in (5, 10):
+        for model, seeds in (("persistence", [-1]), ("lpf", [-1]), ("mlp", [0, 1])):
+            for seed in seeds:
+                f = obs + rng.normal(scale=0.1 * lead / 5, size=obs.shape)
+                f[:lead] = np.nan
+                paths.append(write_predictions(
+                    d / f"{model}_{lead}_{seed}.nc", forecast=da(f), observed=da(obs), split=labels(),
+                    model=model, lead_bins=lead, bin_hours=5, seed=seed,
+                ))
+    evaluate(paths, d / "pe.csv", d / "onsets.csv", {"onset": {"factor": 10.0, "window_hours": 25}})
+    ds = xr.Dataset(
+        {"log10_flux_1mev": (("time", "L"), obs),
+         "log10_e2": (("time", "L"), obs + rng.normal(scale=0.3, size=obs.shape)),
+         "sw_speed": ("time", 400 + 50 * rng.normal(size=T))},
+        coords={"time": TIMES, "L": L_AXIS}, attrs={"geo_L": 6.6, "bin_hours": 5},
+    )
+    spearman_lags(ds, 4, inputs=("log10_e2", "sw_speed")).to_csv(d / "spearman.csv", index=False)
+    return d, paths
+
+
+def _check(png):
+    svg = png.with_suffix(".svg")
+    assert png.stat().st_size > 1000 and svg.stat().st_size > 1000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in svg.read_bytes()[:2000]
+    assert not list(png.parent.glob(".*tmp*"))
+
+
+def test_plot_lt_maps(inputs, tmp_path):
+    _, paths = inputs
+    out = tmp_path / "maps.png"
+    assert figures.plot_lt_maps(paths, out, 25) == out
+    _check(out)
+    with pytest.raises(ValueError, match="no predictions"):
+        figures.plot_lt_maps(paths, tmp_path / "x.png", 75)
+
+
+def test_plot_pe_vs_L(inputs, tmp_path):
+    d, _ = inputs
+    out = tmp_path / "pe.png"
+    figures.plot_pe_vs_L(d / "pe.csv", out)
+    _check(out)
+
+
+def test_plot_timeseries(inputs, tmp_path):
+    d, paths = inputs
+    assert len(pd.read_csv(d / "onsets.csv")) > 0
+    out = tmp_path / "ts.png"
+    figures.plot_timeseries(paths, d / "onsets.csv", out, [3.5, 4.5, 5.5], 50)
+    _check(out)
+
+
+def test_plot_spearman(inputs, tmp_path):
+    d, _ = inputs
+    out = tmp_path / "sp.png"
+    figures.plot_spearman(d / "spearman.csv", out)
+    _check(out)
