@@ -106,7 +106,7 @@ def test_touching_one_raw_file_reruns_only_its_dependents(workdir):
     raw = sorted((workdir / "resources" / "demo" / "radbelt" / "poes").glob("*.nc"))
     os.utime(raw[10])  # a newer mtime, as after a re-download
     counts = planned_jobs(snakemake(workdir, "-n"))
-    assert counts.get("radbelt_ingest_file") == 1
+    assert counts.get("radbelt_ingest") == 1
     assert "radbelt_demo_raw" not in counts
     assert counts.get("radbelt_combine") == 1
     assert counts.get("radbelt_train") == 1
@@ -133,3 +133,23 @@ def test_report_holds_figures_with_captions(workdir):
     for text in ("lt_maps_lead25h.png", "pe_vs_L.png", "spearman_lags.png", "pe.csv"):
         assert text in html
     assert "Performance efficiency" in html
+
+
+def test_a_truncated_raw_file_stops_the_workflow_naming_it(workdir):
+    raw = sorted((workdir / "resources" / "demo" / "radbelt" / "poes").glob("*.nc"))[5]
+    original = raw.read_bytes()
+    store = workdir / "results" / "radbelt" / "store.zarr"
+    store_before = (store / "zarr.json").read_bytes()
+    try:
+        raw.write_bytes(original[: len(original) // 2])
+        proc = snakemake(workdir, check=False)
+        assert proc.returncode != 0
+        day = re.search(r"_(\d{8})_", raw.name).group(1)
+        log = (workdir / "results" / "logs" / "radbelt" / "ingest" / f"{day}.log").read_text()
+        assert raw.name in log and "truncated" in log.lower(), log
+        # the failed job left no partial behind and the store was not touched
+        assert not (workdir / "results" / "radbelt" / "partials" / f"{day}.nc").exists()
+        assert (store / "zarr.json").read_bytes() == store_before
+    finally:
+        raw.write_bytes(original)
+    snakemake(workdir)

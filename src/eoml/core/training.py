@@ -166,8 +166,10 @@ class BaseTask(lightning.LightningModule):
 
     @staticmethod
     def _batch_size(batch) -> int | None:
-        first = batch[0] if isinstance(batch, (list, tuple)) else batch
-        return int(first.shape[0]) if isinstance(first, torch.Tensor) else None
+        if isinstance(batch, Mapping):
+            batch = list(batch.values())
+        first = batch[0] if isinstance(batch, (list, tuple)) and batch else batch
+        return int(first.shape[0]) if isinstance(first, torch.Tensor) and first.ndim else None
 
     def training_step(self, batch, batch_idx):
         loss = self.compute_loss(batch)
@@ -274,8 +276,8 @@ def _wipe(run_dir: Path, ckpt_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
-def _prepare(run_dir: Path, ckpt_dir: Path, fingerprint: dict) -> tuple[str, Path | None]:
-    """Decide between ``fresh``, ``resume`` (with the checkpoint) and ``complete``."""
+def _prepare(run_dir: Path, ckpt_dir: Path, fingerprint: dict) -> tuple[str, Path | None, int]:
+    """Decide between ``fresh``, ``resume`` and ``complete``: (state, checkpoint, its epoch)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     for partial in ckpt_dir.glob(".*.tmp-*"):  # left by a job killed while writing a checkpoint
@@ -291,20 +293,20 @@ def _prepare(run_dir: Path, ckpt_dir: Path, fingerprint: dict) -> tuple[str, Pat
     last = ckpt_dir / "last.ckpt"
     if stored == digest:
         if (ckpt_dir / _COMPLETE).exists() and (ckpt_dir / "best.ckpt").exists():
-            return "complete", ckpt_dir / "best.ckpt"
+            return "complete", ckpt_dir / "best.ckpt", -1
         if last.exists():
             try:
-                _load_ckpt(last)
+                epoch = int(_load_ckpt(last)["epoch"])
             except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint means start again
                 log.warning("%s: unreadable checkpoint (%s); training from scratch", last, exc)
             else:
-                return "resume", last
+                return "resume", last, epoch
     elif stored is not None or any(ckpt_dir.glob("*.ckpt")):
         log.warning("%s: checkpoints belong to other settings or inputs; training from scratch", ckpt_dir)
     _wipe(run_dir, ckpt_dir)
     write_text_atomic(fp_file, json.dumps({"digest": digest, "fingerprint": json.loads(
         canonical_json(fingerprint))}, indent=1, sort_keys=True))
-    return "fresh", None
+    return "fresh", None, -1
 
 
 def _version_number(path: Path) -> int:
@@ -381,14 +383,14 @@ def fit(
     """
     cfg = {**TRAINING_DEFAULTS, **dict(training_cfg)}
     run_dir, ckpt_dir = Path(run_dir), Path(ckpt_dir)
-    state, ckpt = _prepare(run_dir, ckpt_dir, _fingerprint(task, cfg, seed, fingerprint))
+    state, ckpt, ckpt_epoch = _prepare(run_dir, ckpt_dir, _fingerprint(task, cfg, seed, fingerprint))
 
     if state == "complete":
         log.info("%s: training already complete with these settings; loading the best checkpoint", ckpt_dir)
         best = ckpt
     else:
         if state == "resume":
-            log.info("resuming training from %s (epoch %d done)", ckpt, int(_load_ckpt(ckpt)["epoch"]))
+            log.info("resuming training from %s (epoch %d done)", ckpt, ckpt_epoch)
         seed_everything(seed)
         best = _run_trainer(task, datamodule, run_dir, ckpt_dir, cfg, seed, ckpt)
 

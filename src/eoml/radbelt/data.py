@@ -311,15 +311,29 @@ def select(samples: Mapping[str, Any], split: str) -> dict[str, Any]:
 # standardisation
 # --------------------------------------------------------------------------------------------
 class Standardizer:
-    """Per-feature mean/std of the inputs (and mean/std of the target), from training data only."""
+    """Per-feature mean/std of the inputs and mean/std of the target, from training data only.
 
-    def __init__(self, mean=None, std=None, y_mean: float = 0.0, y_std: float = 1.0):
+    With ``groups`` (e.g. the L-shell index of every sample) the target is standardised per group:
+    the pooled network then predicts each L-shell's anomaly in units of that L-shell's spread, so
+    every L-shell weighs the same in the loss — as in the L-averaged PE it is scored by — instead
+    of the quiet inner L-shells being drowned by the variable outer ones. Groups absent from the
+    training data fall back to the pooled target statistics.
+    """
+
+    def __init__(self, mean=None, std=None, y_mean: float = 0.0, y_std: float = 1.0, y_groups=None):
         self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.std = None if std is None else np.asarray(std, dtype=np.float64)
         self.y_mean = float(y_mean)
         self.y_std = float(y_std)
+        # {group: (mean, std)}
+        self.y_groups = {int(k): (float(m), float(s)) for k, (m, s) in (y_groups or {}).items()}
 
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> Standardizer:
+    @staticmethod
+    def _safe_std(values: np.ndarray) -> float:
+        std = float(values.std())
+        return std if np.isfinite(std) and std > 0 else 1.0
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None, groups: np.ndarray | None = None) -> Standardizer:
         X = np.asarray(X, dtype=np.float64)
         if X.shape[0] == 0:
             raise ValueError("cannot fit a standardizer on 0 samples")
@@ -330,31 +344,51 @@ class Standardizer:
         if y is not None:
             y = np.asarray(y, dtype=np.float64)
             self.y_mean = float(y.mean())
-            y_std = float(y.std())
-            self.y_std = y_std if np.isfinite(y_std) and y_std > 0 else 1.0
+            self.y_std = self._safe_std(y)
+            if groups is not None:
+                groups = np.asarray(groups).astype(np.int64)
+                self.y_groups = {
+                    int(g): (float(y[groups == g].mean()), self._safe_std(y[groups == g]))
+                    for g in np.unique(groups)
+                }
         return self
 
     def _check(self) -> None:
         if self.mean is None or self.std is None:
             raise RuntimeError("the standardizer has not been fitted")
 
+    def _y_stats(self, n: int, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if not self.y_groups:
+            return np.full(n, self.y_mean), np.full(n, self.y_std)
+        if groups is None:
+            raise ValueError("this standardizer scales the target per group: pass groups")
+        groups = np.asarray(groups).astype(np.int64)
+        mean = np.array([self.y_groups.get(int(g), (self.y_mean, self.y_std))[0] for g in groups])
+        std = np.array([self.y_groups.get(int(g), (self.y_mean, self.y_std))[1] for g in groups])
+        return mean, std
+
     def transform(self, X: np.ndarray) -> np.ndarray:
         self._check()
         return ((np.asarray(X, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
 
-    def transform_y(self, y: np.ndarray) -> np.ndarray:
-        return ((np.asarray(y, dtype=np.float64) - self.y_mean) / self.y_std).astype(np.float32)
+    def transform_y(self, y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        mean, std = self._y_stats(y.shape[0], groups)
+        return ((y - mean) / std).astype(np.float32)
 
-    def inverse_y(self, y: np.ndarray) -> np.ndarray:
-        return np.asarray(y, dtype=np.float64) * self.y_std + self.y_mean
+    def inverse_y(self, y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        mean, std = self._y_stats(y.shape[0], groups)
+        return y * std + mean
 
     def to_dict(self) -> dict[str, Any]:
         self._check()
-        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "y_mean": self.y_mean, "y_std": self.y_std}
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "y_mean": self.y_mean,
+                "y_std": self.y_std, "y_groups": {str(k): list(v) for k, v in self.y_groups.items()}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Standardizer:
-        return cls(d["mean"], d["std"], d.get("y_mean", 0.0), d.get("y_std", 1.0))
+        return cls(d["mean"], d["std"], d.get("y_mean", 0.0), d.get("y_std", 1.0), d.get("y_groups"))
 
 
 # --------------------------------------------------------------------------------------------

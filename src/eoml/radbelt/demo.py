@@ -27,18 +27,29 @@ before ``start`` so the belt is in equilibrium when the files begin.
    streams per 27.27-day solar rotation (12-h rise, ~2.5-day decay) plus random CMEs (sudden
    jump to 600-800 km/s, ~1.25-day decay) and AR(1) noise. Density peaks at each stream
    interface/CME sheath; Dst follows a Burton-type equation driven by the speed excess.
-2. Seed electrons (100-300 keV, what POES E2 sees): ``S = S_quiet(L) (1 + 50 I(t) g(L, I))``
+2. Seed electrons (100-300 keV, what POES E2 sees):
+   ``S = q(L) S_0(L) + 50 I(t) g(L, t) S_0(L)`` with ``S_0 = 300 exp(-((L - 5.8)/1.2)^2) + 20``,
    where the injection index ``I`` is the speed-excess driver ``D = ((V - 350)/100)^1.5`` delayed
-   by 12 h and smoothed with an 18-h time constant; the injection profile ``g`` is centred at
-   L = 5.8 - 0.35 min(I, 4) (strong driving injects deeper); the quiet level peaks near L = 5.8.
+   by 12 h and smoothed with an 18-h time constant. Quiet level: ``q`` falls from 1 outside to
+   0.05 inside the plasmasphere (logistic at L = 4.2), so the slot is empty between storms.
+   Injection profile ``g``: Gaussian (width 1) outward of its peak at L = 5.8 - 0.35 min(I, 4),
+   flat inward of it down to an inner edge (logistic, width 0.2) that moves inward with storm
+   strength as in the Baker et al. (2004) plasmapause scaling ``|Dst| = 2.75e4 / L^4``:
+   ``L_edge = (2.75e4 / (32 I))^(1/4) - 0.8`` (32 I nT is the Burton steady state of the driver;
+   the seed reaches 0.8 inside the plasmapause), and at least 0.6 inside the peak. With the default
+   seed the daily deepest L where E2 reaches 1e3 is ~2.6 for Dst <= -170 nT, ~3.1 for -100 to
+   -170 nT and > 4 in quiet times.
 3. MeV electrons (1 MeV spin-averaged flux, the target):
    ``dJ/dt = A(L) S(L, t - 18 h) - J / tau(L) - lambda_dropout(t, L) J``: the source is the seed
-   flux 18 h earlier, so with the integration the MeV flux rises 1-2 days after the injection;
-   efficiency ``A = 0.012 exp(-((L - 4.6)/w)^2)`` (w = 0.8 inside, 1.2 outside: outer belt peak
-   ~4-5); lifetime ``tau = 1.5 + 25 exp(-(L - 2.5)/0.9)`` days (~26 d at L = 2.5, ~1.8 d at
-   L = 6.5); every stream/CME arrival causes a 6-h dropout (flux divided by ~30-300) weighted by
-   a logistic in L centred at 4.3; a 0.5 floor is added. Several >10x rises within 25 h follow
-   (about 10 per 160 days at L = 4.5-5.5 with the default seed).
+   flux 18 h earlier, so with the integration the MeV flux rises 1-2 days after the injection,
+   at low L only after storms whose injections reach it (slot filling);
+   efficiency ``A = 0.012 exp(-((L - 4.6)/1.2)^2)`` (outer belt peak ~4-5); lifetime
+   ``tau = (tau_o^-3 + (5 d)^-3)^(-1/3)`` with ``tau_o = 1.5 + 25 exp(-(L - 2.5)/0.9)`` days:
+   ~5 d at L 2.5-3.5 (hiss-limited), 4.4 d at L = 4, 2.9 d at L = 5, 1.8 d at L = 6.5. Every
+   stream/CME arrival causes a 6-h dropout (flux divided by ~30-300) weighted by a logistic in L
+   centred at 4.3; a 0.5 floor is added. Several >10x rises within 25 h follow (about 10 per
+   160 days at L = 4.5-5.5 with the default seed), and every L 2.8-6.0 varies by >= 0.25 dex
+   (standard deviation of 5-h means) in any 25-day window of the default 120-160-day demo.
 4. POES channels at the same L and time: ``E2 = 1.5 S``, ``E3 = 0.3 S(t - 6 h) + 0.2 J``
    (both lead the MeV flux by 1-2 days), ``P6 = 2 + 0.3 J`` (>~1 MeV electron contamination:
    tracks the current MeV flux above a floor). Values below L = 2.5 and above L = 7 fall off
@@ -202,15 +213,23 @@ def _simulate(start: _dt.date, days: int, seed: int) -> _State:
     inj = np.zeros(n_hours)
     for k in range(1, n_hours):
         inj[k] = inj[k - 1] + (delayed[k] - inj[k - 1]) / 18.0
-    quiet_seed = 300.0 * np.exp(-(((L - 5.8) / 1.2) ** 2)) + 20.0
-    centre = 5.8 - 0.35 * np.minimum(inj, 4.0)  # stronger injections reach lower L
-    shape = np.exp(-(((L[None, :] - centre[:, None]) / 1.0) ** 2))
-    seed_flux = quiet_seed[None, :] * (1.0 + 50.0 * inj[:, None] * shape)
+    level = 300.0 * np.exp(-(((L - 5.8) / 1.2) ** 2)) + 20.0
+    # quiet times: inside the plasmasphere (L < ~4) the seed is scattered away (5 % of ``level``)
+    quiet_seed = level * (0.05 + 0.95 / (1.0 + np.exp(-(L - 4.2) / 0.3)))
+    centre = 5.8 - 0.35 * np.minimum(inj, 4.0)  # stronger injections peak at lower L
+    # inner edge: Baker et al. (2004) plasmapause scaling |Dst| = 2.75e4 / L^4 for the storm's
+    # Dst equivalent 32 I nT (the Burton steady state of the smoothed driver), minus 0.8 (the
+    # 100-300 keV seed fills the slot inside the plasmapause); capped 0.6 inside the peak
+    edge = np.minimum((2.75e4 / np.maximum(32.0 * inj, 1.0)) ** 0.25 - 0.8, centre - 0.6)
+    inner = 1.0 / (1.0 + np.exp(-(L[None, :] - edge[:, None]) / 0.2))
+    outer = np.exp(-((np.maximum(L[None, :] - centre[:, None], 0.0) / 1.0) ** 2))
+    seed_flux = quiet_seed[None, :] + 50.0 * inj[:, None] * inner * outer * level[None, :]
 
     # MeV electrons
-    tau_h = 24.0 * (1.5 + 25.0 * np.exp(-(L - 2.5) / 0.9))
-    width = np.where(L < 4.6, 0.8, 1.2)  # the belt extends further outward than inward
-    efficiency = 0.012 * np.exp(-(((L - 4.6) / width) ** 2))
+    # lifetime: ~1.5-4 days outside the plasmapause, hiss-limited to ~5 days at L < 4 (slot)
+    tau_outer = 1.5 + 25.0 * np.exp(-(L - 2.5) / 0.9)
+    tau_h = 24.0 * (tau_outer**-3 + 5.0**-3) ** (-1.0 / 3.0)
+    efficiency = 0.012 * np.exp(-(((L - 4.6) / 1.2) ** 2))
     lag = 18
     source = np.concatenate([np.repeat(seed_flux[:1], lag, axis=0), seed_flux[:-lag]]) * efficiency[None, :]
     dropout = np.zeros((n_hours,), dtype=np.float64)

@@ -34,6 +34,7 @@ from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import atomic_path
 from eoml.core.training import TRAINING_DEFAULTS, RegressionTask, fit, seed_everything
 from eoml.radbelt.data import (
+    CHANNEL_VARS,
     SPLITS,
     TARGET,
     RadbeltDataModule,
@@ -59,16 +60,25 @@ _PREDICT_BATCH = 8192
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def open_radbelt_store(store_path: str | Path) -> xr.Dataset:
+def _needed_vars(features: Mapping[str, Any]) -> list[str]:
+    names = [TARGET] + [CHANNEL_VARS[ch] for ch in features["channels"]]
+    if features["sw_speed"]:
+        names.append("sw_speed")
+    if features["cross_L_e2"] is not None or features["delta_e2"]:
+        names.append("log10_e2")
+    return list(dict.fromkeys(names))
+
+
+def open_radbelt_store(store_path: str | Path, variables=STORE_VARS) -> xr.Dataset:
     """The store's model variables, loaded into memory."""
     try:
         ds = xr.open_zarr(store_path)
     except Exception as exc:  # noqa: BLE001 - zarr raises many types for a bad store
         raise InputFileError(store_path, f"cannot open the radbelt store: {exc}") from exc
-    missing = [v for v in STORE_VARS if v not in ds]
+    missing = [v for v in variables if v not in ds]
     if missing:
         raise InputFileError(store_path, f"store lacks variable(s) {', '.join(missing)}")
-    return ds[list(STORE_VARS)].load()
+    return ds[list(variables)].load()
 
 
 def _settings(cfg: Mapping[str, Any]) -> tuple[int, dict, dict, dict]:
@@ -109,14 +119,14 @@ def _n_per_split(*sample_sets: Mapping[str, Any]) -> dict[str, int]:
     return {s: int(sum(int((np.asarray(ss["split"]) == s).sum()) for ss in sample_sets)) for s in SPLITS}
 
 
-def _predict(net: nn.Module, std: Standardizer, X: np.ndarray) -> np.ndarray:
+def _predict(net: nn.Module, std: Standardizer, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
     net = net.cpu().eval()
     out = []
     with torch.no_grad():
         for i in range(0, X.shape[0], _PREDICT_BATCH):
             out.append(net(torch.from_numpy(std.transform(X[i:i + _PREDICT_BATCH]))).reshape(-1).numpy())
     pred = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-    return std.inverse_y(pred)
+    return std.inverse_y(pred, groups)
 
 
 def _predictions_dataset(
@@ -190,9 +200,10 @@ def _train_net(
     fingerprint: dict,
 ) -> tuple[nn.Module, Standardizer, int, pd.DataFrame]:
     train, val = select(samples, "train"), select(samples, "val")
-    std = Standardizer().fit(train["X"], train["y"])
-    X_train, y_train = std.transform(train["X"]), std.transform_y(train["y"])
-    X_val, y_val = std.transform(val["X"]), std.transform_y(val["y"])
+    # target standardised per L-shell (see Standardizer): every L-shell weighs the same in the loss
+    std = Standardizer().fit(train["X"], train["y"], groups=train["L_index"])
+    X_train, y_train = std.transform(train["X"]), std.transform_y(train["y"], train["L_index"])
+    X_val, y_val = std.transform(val["X"]), std.transform_y(val["y"], val["L_index"])
     seed_everything(seed)
     net = build_model(model, window, X_train.shape[-1])
     task = RegressionTask.from_config(net, training)
@@ -234,7 +245,7 @@ def train_neural(
     _check_dirs(out_dir, ckpt_dir)
     window, features, split, training = _settings(cfg)
     lead_bins, seed = int(lead_bins), int(seed)
-    ds = open_radbelt_store(store_path)
+    ds = open_radbelt_store(store_path, _needed_vars(features))
     labels = split_labels(ds["time"].values, split)
     lshell = build_samples(ds, window, lead_bins, features, labels)
     geo = build_geo_samples(ds, window, lead_bins, features, labels)
@@ -250,7 +261,7 @@ def train_neural(
 
     net, std, best_epoch, history = _train_net(
         "Lshells", lshell, model, window, training, seed, ckpt_dir, fingerprint)
-    parts = [(lshell, _predict(net, std, lshell["X"]))]
+    parts = [(lshell, _predict(net, std, lshell["X"], lshell["L_index"]))]
     saved: dict[str, Any] = {"Lshells": _net_record(net, std, lshell["feature_names"])}
     histories = [history]
 
@@ -259,7 +270,7 @@ def train_neural(
     if n_geo["train"] >= GEO_MIN_TRAIN and n_geo["val"] > 0:
         geo_net, geo_std, best_epoch_geo, geo_history = _train_net(
             "geo", geo, model, window, training, seed, ckpt_dir, fingerprint)
-        parts.append((geo, _predict(geo_net, geo_std, geo["X"])))
+        parts.append((geo, _predict(geo_net, geo_std, geo["X"], geo["L_index"])))
         saved["geo"] = _net_record(geo_net, geo_std, geo["feature_names"])
         histories.append(geo_history)
     else:
@@ -301,7 +312,7 @@ def fit_linreg_predictions(
     """OLS per L-shell (plus one for GEO with >= GEO_MIN_TRAIN training samples) → ``out_path``."""
     window, features, split, _ = _settings(cfg)
     lead_bins = int(lead_bins)
-    ds = open_radbelt_store(store_path)
+    ds = open_radbelt_store(store_path, _needed_vars(features))
     labels = split_labels(ds["time"].values, split)
     lshell = build_samples(ds, window, lead_bins, features, labels, dtype=np.float64)
     geo = build_geo_samples(ds, window, lead_bins, features, labels, dtype=np.float64)
