@@ -15,6 +15,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+# the default radbelt grid (config schema defaults), spelled out for the tests
+GRID = {
+    "time_origin": "2013-02-20T00:00:00",
+    "bin_hours": 5,
+    "L_min": 2.8,
+    "L_max": 6.0,
+    "dL": 0.1,
+    "geo_L": 6.6,
+    "geo_halfwidth": 0.1,
+}
+
 GEO_L = 6.6
 FLUX_UNITS = "log10(cm-2 s-1 sr-1 keV-1)"
 

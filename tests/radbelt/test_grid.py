@@ -9,15 +9,7 @@ import pytest
 from eoml.core.errors import ConfigError
 from eoml.radbelt.grid import L_bin_index, L_centers, bin_start_times, time_bin_index
 
-GRID = {
-    "time_origin": "2013-02-20T00:00:00",
-    "bin_hours": 5,
-    "L_min": 2.8,
-    "L_max": 6.0,
-    "dL": 0.1,
-    "geo_L": 6.6,
-    "geo_halfwidth": 0.1,
-}
+from synthetic import GRID  # tests/radbelt is on sys.path
 
 
 def test_L_centers_default():

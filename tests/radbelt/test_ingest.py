@@ -21,15 +21,7 @@ from eoml.radbelt import ingest
 from eoml.radbelt.grid import L_centers, bin_start_times, time_bin_index
 from eoml.radbelt.ingest import STORE_VARIABLES, bin_file, combine, ingest_premeve
 
-GRID = {
-    "time_origin": "2013-02-20T00:00:00",
-    "bin_hours": 5,
-    "L_min": 2.8,
-    "L_max": 6.0,
-    "dL": 0.1,
-    "geo_L": 6.6,
-    "geo_halfwidth": 0.1,
-}
+from synthetic import GRID  # tests/radbelt is on sys.path
 L = L_centers(GRID)
 NAN = np.nan
 
