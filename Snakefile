@@ -18,6 +18,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/radbelt.smk"
+include: "rules/lst.smk"
 
 
 rule all:

@@ -50,6 +50,8 @@ def get_final_output():
     targets = []
     if study_enabled("radbelt"):
         targets.extend(radbelt_final_output())
+    if study_enabled("lst"):
+        targets.extend(lst_final_output())
     return targets
 
 
@@ -194,3 +196,150 @@ def radbelt_final_output():
         *[str(figures / f"lt_maps_lead{h}h.png") for h in radbelt_lead_hours()],
         *[str(figures / f"timeseries_lead{h}h.png") for h in radbelt_lead_hours()],
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# lst
+# --------------------------------------------------------------------------------------------
+LST = config["lst"]
+LST_OUT = RESULTS / "lst"
+LST_DEMO_DIR = RESOURCES / "demo" / "lst"
+LST_PATCHES = LST_OUT / "patches.zarr"
+LST_EVAL_INPUTS = LST_OUT / "eval" / "inputs.zarr"
+LST_MODELS = {m["name"]: m for m in LST["models"]}
+# the config keys each kind of lst job reads
+LST_KEYS = {
+    "ingest": ["overpass", "factor", "max_lst_error_k", "lst_range_k", "water_ndvi_max", "on_bad_file"],
+    "patches": ["patch_size", "patch_stride", "factor", "split"],
+    "eval_inputs": ["factor", "wald_aggregation", "evaluation"],
+    "train": ["factor", "model", "training", "mixgl", "max_train_patches", "seed"],
+    "evaluate": ["evaluation"],
+    "maps": ["evaluation"],
+    "modis250m": ["factor", "baselines", "baseline_options"],
+}
+
+
+def lst_model_pattern():
+    """Wildcard pattern matching exactly the configured model names (never a baseline's)."""
+    return "|".join(LST_MODELS) if LST_MODELS else "(?!)"
+
+
+def lst_cfg(step):
+    return section_json("lst", LST_KEYS[step])
+
+
+def _lst_granule_pairs():
+    """{scene: (MOD11A1 path, MOD09GQ path)}, scene = TILE_YYYY-MM-DD; one ingest job each."""
+    from eoml.lst.readers import parse_granule_name
+
+    if LST["source"] == "demo":
+        from eoml.lst.demo import demo_plan
+
+        plan = demo_plan(LST_DEMO_DIR, LST["demo"])
+        return {f"{g['tile']}_{g['date']}": (g["mod11a1"], g["mod09gq"]) for g in plan["modis"]}
+    found = {"mod11a1": {}, "mod09gq": {}}
+    for kind in found:
+        files = expand_globs(LST["raw"][kind])
+        if not files:
+            raise ValueError(f"lst.raw.{kind}: no file matches {LST['raw'][kind]}")
+        for path in files:
+            meta = parse_granule_name(path)
+            found[kind][f"{meta['tile']}_{meta['date'].isoformat()}"] = path
+    unpaired = sorted(set(found["mod11a1"]) ^ set(found["mod09gq"]))
+    if unpaired:
+        raise ValueError(f"lst.raw: MOD11A1 and MOD09GQ granules do not pair up for {unpaired}")
+    return {key: (found["mod11a1"][key], found["mod09gq"][key]) for key in sorted(found["mod11a1"])}
+
+
+LST_PAIRS = _lst_granule_pairs()
+
+
+def _lst_scene_entries():
+    """Validation scenes: the demo's (source demo) and the configured ones."""
+    scenes = []
+    if LST["source"] == "demo" and LST["demo"]["scenes"]:
+        from eoml.lst.demo import demo_plan
+
+        scenes.extend(demo_plan(LST_DEMO_DIR, LST["demo"])["scenes"])
+    scenes.extend(LST["validation_scenes"])
+    return scenes
+
+
+LST_SCENES = _lst_scene_entries()
+LST_DATASETS = ["modis_wald"] + [s["name"] for s in LST_SCENES]
+
+
+def lst_demo_outputs():
+    files = [path for pair in LST_PAIRS.values() for path in pair]
+    for scene in LST_SCENES if LST["demo"]["scenes"] else []:
+        files.extend(str(scene[k]) for k in ("lst", "red", "nir", "mtl") if k in scene)
+    return sorted(set(files))
+
+
+def lst_demo_cfg():
+    return canonical_json(LST["demo"])
+
+
+def lst_demo_dir(wildcards):
+    return str(LST_DEMO_DIR)
+
+
+def lst_pair_mod11a1(wildcards):
+    return LST_PAIRS[wildcards.lst_scene][0]
+
+
+def lst_pair_mod09gq(wildcards):
+    return LST_PAIRS[wildcards.lst_scene][1]
+
+
+def lst_scene_stores():
+    return [str(LST_OUT / "scenes" / f"{key}.zarr") for key in LST_PAIRS]
+
+
+def lst_scene_files():
+    return sorted({str(scene[k]) for scene in LST_SCENES for k in ("lst", "red", "nir", "mtl") if k in scene})
+
+
+def lst_eval_inputs_cfg():
+    keys = {key: LST[key] for key in LST_KEYS["eval_inputs"]}
+    return canonical_json({**keys, "scenes": LST_SCENES})
+
+
+def lst_baseline_cfg(wildcards):
+    return canonical_json({"options": LST["baseline_options"][wildcards.lst_method]})
+
+
+def lst_train_cfg(wildcards):
+    keys = {key: LST[key] for key in LST_KEYS["train"]}
+    return canonical_json({**keys, "spec": LST_MODELS[wildcards.lst_model]})
+
+
+def lst_ckpt_dir(wildcards):
+    return str(LST_OUT / "checkpoints" / wildcards.lst_model)
+
+
+def lst_predictions():
+    methods = list(LST["baselines"]) + list(LST_MODELS)
+    return [str(LST_OUT / "eval" / "predictions" / f"{m}.nc") for m in methods]
+
+
+def lst_model_files():
+    return [str(LST_OUT / "models" / name / "model.pt") for name in LST_MODELS]
+
+
+def lst_histories():
+    return [str(LST_OUT / "models" / name / "history.csv") for name in LST_MODELS]
+
+
+def lst_final_output():
+    figures = LST_OUT / "figures"
+    targets = [
+        str(LST_OUT / "metrics" / "sharpening.csv"),
+        str(LST_OUT / "metrics" / "ranking.csv"),
+        str(figures / "metrics.png"),
+        *[str(figures / f"maps_{name}.png") for name in LST_DATASETS],
+    ]
+    if LST_MODELS:
+        targets.append(str(figures / "loss_curves.png"))
+        targets.append(str(figures / "modis_250m.png"))
+    return targets

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 TINY = {
-    "studies": ["radbelt"],
+    "studies": ["radbelt", "lst"],
     "radbelt": {
         "source": "demo",
         "demo": {"start": "2019-03-01", "days": 60, "seed": 3},
@@ -32,7 +32,21 @@ TINY = {
         "training": {"max_epochs": 4, "early_stopping_patience": 2, "batch_size": 512},
         "spearman_max_lag_bins": 6,
     },
+    "lst": {
+        "source": "demo",
+        "demo": {"n_dates": 3, "step_days": 3, "seed": 5, "scenes": True},
+        "models": [
+            {"name": "mrunet_paper_wald", "variant": "paper", "protocol": "wald"},
+            {"name": "mrunet_student_mixgl", "variant": "student", "protocol": "mixgl"},
+        ],
+        "model": {"base_channels": 8, "depth": 2, "res_blocks": 1},
+        "max_train_patches": 48,
+        "mixgl": {"alpha": 0.5, "beta": 0.5, "crop": 16},
+        "training": {"max_epochs": 2, "early_stopping_patience": 2, "batch_size": 16},
+        "evaluation": {"border_crop": 16, "max_patches": 12},
+    },
 }
+LST_METHODS = {"bilinear", "bicubic", "tsharp", "atprk", "aatprk", "mrunet_paper_wald", "mrunet_student_mixgl"}
 
 pytestmark = pytest.mark.slow
 
@@ -95,6 +109,25 @@ def test_run_produces_metrics_and_figures(workdir):
     assert (rb / "store.zarr" / "zarr.json").exists()
     logs = list((workdir / "results" / "logs" / "radbelt").rglob("*.log"))
     assert len(logs) > 10
+
+
+def test_lst_run_produces_the_metric_table_and_figures(workdir):
+    lst = workdir / "results" / "lst"
+    table = pd.read_csv(lst / "metrics" / "sharpening.csv")
+    assert list(table.columns) == ["method", "dataset", "factor", "psnr", "ssim", "rmse_k", "n_pixels"]
+    assert set(table["method"]) == LST_METHODS
+    assert set(table["dataset"]) == {"modis_wald", "aster_demo", "landsat_demo"}
+    assert table[["psnr", "ssim", "rmse_k"]].notna().all().all()
+    assert (table["n_pixels"] > 0).all()
+    # every method is scored on the same pixels of a dataset
+    assert (table.groupby("dataset")["n_pixels"].nunique() == 1).all()
+    figures = ["metrics", "loss_curves", "modis_250m", "maps_modis_wald", "maps_aster_demo", "maps_landsat_demo"]
+    for name in figures:
+        assert (lst / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    history = pd.read_csv(lst / "models" / "mrunet_student_mixgl" / "history.csv")
+    assert {"train_mse", "val_mse", "train_mge", "val_mge"} <= set(history.columns)
+    assert (lst / "patches.zarr" / "zarr.json").exists()
+    assert len(list((workdir / "results" / "logs" / "lst").rglob("*.log"))) >= 15
 
 
 def test_nothing_to_do_after_a_run(workdir):

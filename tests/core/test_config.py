@@ -13,7 +13,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_shipped_config_is_valid_and_gets_defaults():
     cfg = load_config(REPO / "config" / "config.yaml")
-    assert cfg["studies"] == ["radbelt"]
+    assert cfg["studies"] == ["radbelt", "lst"]
+    assert cfg["lst"]["source"] == "demo"
+    assert cfg["lst"]["baseline_options"]["tsharp"] == {}
     assert cfg["radbelt"]["source"] == "demo"
     assert cfg["radbelt"]["grid"]["bin_hours"] == 5
 
@@ -81,3 +83,29 @@ def test_every_schema_property_is_described():
             walk(sub, f"{path}{name}.")
 
     walk(schema, "")
+
+
+def test_lst_defaults_and_model_entries_get_defaults():
+    cfg = validate_config({"lst": {"models": [{"name": "net", "variant": "student", "protocol": "wald"}]}})
+    lst = cfg["lst"]
+    assert lst["models"] == [{"name": "net", "variant": "student", "protocol": "wald", "ndvi": True}]
+    assert lst["evaluation"]["border_crop"] == 16
+    assert lst["mixgl"]["alpha"] + lst["mixgl"]["beta"] == 1
+
+
+@pytest.mark.parametrize(
+    "lst, key",
+    [
+        ({"mixgl": {"alpha": 0.7, "beta": 0.7}}, "lst.mixgl"),
+        ({"source": "raw", "raw": {"mod11a1": ["x"]}}, "lst.raw.mod09gq"),
+        ({"models": [{"name": "bicubic", "variant": "paper", "protocol": "wald"}]}, "lst.models"),
+        ({"lst_range_k": [340, 250]}, "lst.lst_range_k"),
+        ({"validation_scenes": [{"name": "a", "lst": "l.tif", "red": "r.tif", "nir": "n.tif",
+                                 "lst_kind": "landsat_b10", "factor": 4}]}, "lst.validation_scenes.0"),
+        ({"models": [{"name": "n", "variant": "paper", "protocol": "sgd"}]}, "lst.models.0.protocol"),
+    ],
+)
+def test_lst_semantic_errors_name_the_key(lst, key):
+    with pytest.raises(ConfigError) as err:
+        validate_config({"studies": ["lst"], "lst": lst})
+    assert key in str(err.value)

@@ -14,7 +14,7 @@ import time
 from eoml import __version__
 from eoml.core.errors import EomlError
 
-STUDIES = ("radbelt",)
+STUDIES = ("radbelt", "lst")
 
 log = logging.getLogger("eoml")
 
@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     from eoml.radbelt import cli as radbelt_cli
 
     radbelt_cli.register(subparsers)
+    from eoml.lst import cli as lst_cli
+
+    lst_cli.register(subparsers)
     return parser
 
 

@@ -78,6 +78,44 @@ def _semantic_checks(config: dict) -> None:
                 )
 
 
+    lst = config.get("lst")
+    if lst is not None and "lst" in config.get("studies", []):
+        _lst_checks(lst)
+
+
+def _lst_checks(lst: dict) -> None:
+    mix = lst["mixgl"]
+    if abs(mix["alpha"] + mix["beta"] - 1.0) > 1e-6:
+        raise ConfigError(
+            f"  lst.mixgl: alpha + beta must equal 1, they add up to {mix['alpha'] + mix['beta']:g}"
+        )
+    low, high = lst["lst_range_k"]
+    if not low < high:
+        raise ConfigError(f"  lst.lst_range_k: lower bound {low:g} must be below upper bound {high:g}")
+    if lst["source"] == "raw":
+        missing = [k for k in ("mod11a1", "mod09gq") if not lst["raw"].get(k)]
+        if missing:
+            raise ConfigError(
+                "  lst.raw: source is raw but no file patterns are given for "
+                + ", ".join(f"lst.raw.{k}" for k in missing)
+            )
+    names = [m["name"] for m in lst["models"]]
+    clashes = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(lst["baselines"])))
+    if clashes:
+        raise ConfigError(f"  lst.models: names must be unique and differ from the baselines: {clashes}")
+    scenes = [s["name"] for s in lst["validation_scenes"]]
+    if len(set(scenes)) != len(scenes) or "modis_wald" in scenes:
+        raise ConfigError(f"  lst.validation_scenes: names must be unique and not 'modis_wald': {scenes}")
+    for i, scene in enumerate(lst["validation_scenes"]):
+        if scene["lst_kind"] == "landsat_b10" and "mtl" not in scene:
+            missing = [k for k in ("radiance_mult", "radiance_add", "k1", "k2") if k not in scene]
+            if missing:
+                raise ConfigError(
+                    f"  lst.validation_scenes.{i}: landsat_b10 needs `mtl` or all of "
+                    f"radiance_mult, radiance_add, k1, k2 (missing {', '.join(missing)})"
+                )
+
+
 def load_config(path: str | Path) -> dict:
     """Read a YAML config file and validate it (defaults filled in)."""
     import yaml

@@ -259,7 +259,16 @@ def write_store(
     encoding = _encoding(out)
     for var in out.variables.values():
         var.encoding = {}
+    # text labels: variable-length strings (Zarr's standard `string` type, not the unstable
+    # fixed-length UTF-32), kept in memory rather than chunked (dask cannot size object arrays)
+    labels = {name: var.astype(object).compute() for name, var in out.variables.items()
+              if var.dtype.kind in "OUT"}
     out = out.chunk(chunk_sizes)
+    for name, var in labels.items():
+        if name in out.coords:
+            out = out.assign_coords({name: var})
+        else:
+            out[name] = var
 
     with atomic_path(path) as tmp:
         with warnings.catch_warnings():

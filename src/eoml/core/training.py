@@ -32,7 +32,7 @@ import random
 import re
 import shutil
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -314,12 +314,14 @@ def _version_number(path: Path) -> int:
     return int(match.group(1)) if match else -1
 
 
-def read_history(run_dir: str | Path) -> pd.DataFrame:
+def read_history(run_dir: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Per-epoch ``epoch, train_loss, val_loss, lr`` from all CSV-logger versions of a run.
 
-    A resumed job logs to a new version directory; epochs logged twice (the epoch a killed job
-    was in) keep the later values.
+    ``columns`` lists extra epoch-level metrics a task logged (e.g. ``train_mse``); they follow
+    the default columns (NaN where a metric was never logged). A resumed job logs to a new version
+    directory; epochs logged twice (the epoch a killed job was in) keep the later values.
     """
+    wanted = list(dict.fromkeys([*HISTORY_COLUMNS, *(columns or ())]))
     frames = []
     versions = sorted((Path(run_dir) / "csv").glob("version_*"), key=_version_number)
     for version in versions:
@@ -329,15 +331,15 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
             if "epoch" in frame:
                 frames.append(frame)
     if not frames:
-        return pd.DataFrame(columns=HISTORY_COLUMNS)
+        return pd.DataFrame(columns=wanted)
     table = pd.concat(frames, ignore_index=True)
     table = table[table["epoch"].notna()]
-    for column in HISTORY_COLUMNS[1:]:
+    for column in wanted[1:]:
         if column not in table:
             table[column] = np.nan
-    history = table.groupby("epoch", sort=True)[HISTORY_COLUMNS[1:]].last().reset_index()
+    history = table.groupby("epoch", sort=True)[wanted[1:]].last().reset_index()
     history["epoch"] = history["epoch"].astype(int)
-    return history[HISTORY_COLUMNS]
+    return history[wanted]
 
 
 def _write_outputs(run_dir: Path, best: Path) -> int:

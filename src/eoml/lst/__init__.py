@@ -1,0 +1,1 @@
+"""LST study: MODIS land-surface-temperature super-resolution (MRUNet vs classical sharpeners)."""
