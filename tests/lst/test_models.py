@@ -12,12 +12,7 @@ from eoml.lst.models import MRUNet, ResidualBlock, build_model, count_parameters
 SMALL = {"base_channels": 4, "depth": 2, "res_blocks": 1}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _spec(variant="paper", ndvi=True, protocol="wald"):

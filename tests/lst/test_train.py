@@ -37,12 +37,7 @@ WALD = {"name": "paper_wald", "variant": "paper", "protocol": "wald", "ndvi": Tr
 MIXGL = {"name": "student_mixgl", "variant": "student", "protocol": "mixgl", "ndvi": True}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

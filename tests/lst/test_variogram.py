@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lst_fields import exponential_field
+
 from eoml.lst.scaling import block_mean, upsample
 from eoml.lst.variogram import (
     ExperimentalVariogram,
@@ -22,15 +24,6 @@ from eoml.lst.variogram import (
 REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 MOD11A1 = REALDATA / "MOD11A1" / "MOD11A1.A2021227.h11v05.061.2021228105320.hdf"
 
-
-def exponential_field(shape, corr_range, seed):
-    """Unit-variance Gaussian random field with an exponential covariance (FFT filtering)."""
-    rng = np.random.default_rng(seed)
-    ky = np.fft.fftfreq(shape[0])[:, None]
-    kx = np.fft.rfftfreq(shape[1])[None, :]
-    amp = (1.0 + (2 * np.pi * corr_range) ** 2 * (ky**2 + kx**2)) ** -0.75
-    z = np.fft.irfft2(np.fft.rfft2(rng.standard_normal(shape)) * amp, s=shape)
-    return (z - z.mean()) / z.std()
 
 
 def lag_vectors(max_lag=10):

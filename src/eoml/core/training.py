@@ -47,6 +47,7 @@ from torch import nn
 from torch.utils.data import Sampler
 
 from eoml.core.config import canonical_json, config_digest
+from eoml.core.errors import ConfigError
 from eoml.core.io import atomic_path, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -360,6 +361,19 @@ def _progress_refresh_rate(datamodule) -> int:
     except Exception:  # noqa: BLE001 - only a cosmetic choice
         return 50
     return max(1, n_batches // 10)
+
+
+def check_checkpoint_dir(out_dir: str | Path, ckpt_dir: str | Path) -> None:
+    """Refuse a checkpoint directory inside a job's output directory.
+
+    Snakemake deletes the outputs of a failed job; checkpoints kept there could not be resumed.
+    """
+    out, ckpt = Path(out_dir).resolve(), Path(ckpt_dir).resolve()
+    if ckpt == out or ckpt.is_relative_to(out):
+        raise ConfigError(
+            f"checkpoint directory {ckpt_dir} lies inside the output directory {out_dir}: a failed "
+            "job's outputs are deleted, so its checkpoints could not be resumed"
+        )
 
 
 def fit(

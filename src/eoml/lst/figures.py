@@ -33,6 +33,8 @@ LST_CMAP = "inferno"
 ERR_CMAP = "RdBu_r"
 NDVI_CMAP = "YlGn"
 N_COLS = 6
+#: the U-Nets: the warm and green Okabe & Ito colours (distinct from the sharpeners' blues/greys)
+NET_COLORS = ("#D55E00", "#E69F00", "#CC79A7", "#009E73", "#F0E442", "#000000")
 
 
 def label(method: str) -> str:
@@ -52,13 +54,12 @@ def method_order(methods: Sequence[str]) -> list[str]:
 
 
 def method_colors(methods: Sequence[str]) -> dict[str, Any]:
-    """Greys/blues for the classical sharpeners, warm colours for the U-Nets (stable by name)."""
+    """Greys/blues for the classical sharpeners, Okabe-Ito warm/green colours for the U-Nets."""
     base = {"bilinear": "#bdbdbd", "bicubic": "#737373", "tsharp": "#9ecae1", "atprk": "#3182bd",
             "aatprk": "#08519c"}
     nets = sorted(m for m in methods if m not in base)
-    warm = plt.get_cmap("YlOrRd")(np.linspace(0.45, 0.95, max(len(nets), 1)))
     out = {m: base[m] for m in methods if m in base}
-    out.update({m: warm[i] for i, m in enumerate(nets)})
+    out.update({m: NET_COLORS[i % len(NET_COLORS)] for i, m in enumerate(nets)})
     return out
 
 
@@ -130,11 +131,11 @@ def plot_maps(inputs_path: str | Path, prediction_paths: Sequence[str | Path], d
             ax.set_title(f"{label(m)} − ref", fontsize=7)
             ax.text(0.02, 0.02, f"RMSE {rmse:.2f} K", transform=ax.transAxes, fontsize=6,
                     color="k", bbox={"facecolor": "white", "alpha": 0.7, "pad": 1, "lw": 0})
-        fig.colorbar(im, ax=axes[: int(np.ceil(n_top / N_COLS))].ravel().tolist(), label="LST (K)",
-                     shrink=0.8, pad=0.01)
+        panels = list(axes.flat)
+        fig.colorbar(im, ax=panels[:n_top], label="LST (K)", shrink=0.8, pad=0.01)
         if last_err is not None:
-            fig.colorbar(last_err, ax=axes[int(np.ceil(n_top / N_COLS)):].ravel().tolist(),
-                         label="error (K)", shrink=0.8, pad=0.01)
+            fig.colorbar(last_err, ax=panels[n_top:n_top + len(methods)], label="error (K)",
+                         shrink=0.8, pad=0.01)
         fig.suptitle(f"{dataset}: image {i}, factor {factor}", fontsize=9)
         save_figure(fig, output)
     return Path(output)
@@ -248,9 +249,9 @@ def plot_modis_250m(patches_path: str | Path, scene_paths: Sequence[str | Path],
         flat = axes.flat
         im = flat[0].imshow(np.kron(lst, np.ones((factor, factor))), cmap=LST_CMAP, vmin=lo, vmax=hi,
                             interpolation="nearest")
-        flat[0].set_title("MOD11A1 1 km")
+        flat[0].set_title("MOD11A1 1 km", fontsize=7)
         flat[1].imshow(ndvi, cmap=NDVI_CMAP, vmin=0, vmax=1, interpolation="nearest")
-        flat[1].set_title("MOD09GQ NDVI 250 m")
+        flat[1].set_title("MOD09GQ NDVI 250 m", fontsize=7)
         for j, m in enumerate(methods):
             flat[2 + j].imshow(fields[m], cmap=LST_CMAP, vmin=lo, vmax=hi, interpolation="nearest")
             flat[2 + j].set_title(label(m), fontsize=7)

@@ -49,7 +49,6 @@ al., EUSIPCO 2022 (hal-03580148).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -66,9 +65,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from eoml.core.config import canonical_json
 from eoml.core.errors import ConfigError, InputFileError
-from eoml.core.io import atomic_path
+from eoml.core.io import array_digest, atomic_path
 from eoml.core.store import open_store
 from eoml.core.training import (
+    check_checkpoint_dir,
     TRAINING_DEFAULTS,
     BaseTask,
     EpochShuffleSampler,
@@ -144,15 +144,6 @@ class Normalization:
         return cls(d["lst_mean"], d["lst_std"], d["ndvi_mean"], d["ndvi_std"])
 
 
-def _digest(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(str((a.dtype.str, a.shape)).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def _subset(n: int, limit: int | None) -> np.ndarray:
     """At most ``limit`` indices of ``range(n)``, evenly spread (patches are ordered by date)."""
     if limit is None or n <= int(limit):
@@ -196,7 +187,8 @@ def load_patches(path: str | Path, factor: int, max_train_patches: int | None = 
                 raise InputFileError(path, f"{name} patches have non-finite {var} values "
                                            "(patches must be fully valid)")
         out[name] = {"lst": lst, "ndvi": ndvi}
-    out["digest"] = _digest(out["train"]["lst"], out["train"]["ndvi"], out["val"]["lst"], out["val"]["ndvi"])
+    out["digest"] = array_digest(out["train"]["lst"], out["train"]["ndvi"],
+                                 out["val"]["lst"], out["val"]["ndvi"])
     return out
 
 
@@ -373,13 +365,6 @@ class SuperResolutionTask(BaseTask):
 # --------------------------------------------------------------------------------------------
 # training job
 # --------------------------------------------------------------------------------------------
-def _check_dirs(out_dir: Path, ckpt_dir: Path) -> None:
-    out, ckpt = out_dir.resolve(), ckpt_dir.resolve()
-    if ckpt == out or ckpt.is_relative_to(out):
-        raise ConfigError(
-            f"checkpoint directory {ckpt_dir} lies inside the output directory {out_dir}: a failed "
-            "job's outputs are deleted, so its checkpoints could not be resumed"
-        )
 
 
 def _settings(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -445,7 +430,7 @@ def train_model(
     caller's choice.
     """
     out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
-    _check_dirs(out_dir, ckpt_dir)
+    check_checkpoint_dir(out_dir, ckpt_dir)
     settings = _settings(spec, cfg)
     spec, factor, training = settings["spec"], settings["factor"], settings["training"]
     seed = int(seed)

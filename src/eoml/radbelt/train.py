@@ -16,7 +16,6 @@ there is no sample); coordinate ``split(time)``; attributes ``model``, ``lead_bi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -30,9 +29,15 @@ import xarray as xr
 from torch import nn
 
 from eoml.core.config import canonical_json
-from eoml.core.errors import ConfigError, InputFileError
-from eoml.core.io import atomic_path
-from eoml.core.training import TRAINING_DEFAULTS, RegressionTask, fit, seed_everything
+from eoml.core.errors import InputFileError
+from eoml.core.io import array_digest, atomic_path
+from eoml.core.training import (
+    TRAINING_DEFAULTS,
+    RegressionTask,
+    check_checkpoint_dir,
+    fit,
+    seed_everything,
+)
 from eoml.radbelt.data import (
     CHANNEL_VARS,
     SPLITS,
@@ -95,24 +100,6 @@ def _number(value: float) -> int | float:
 
 def _bin_hours(ds: xr.Dataset) -> float:
     return float(ds.attrs.get("bin_hours", 5))
-
-
-def _digest(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(str((a.dtype.str, a.shape)).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def _check_dirs(out_dir: Path, ckpt_dir: Path) -> None:
-    out, ckpt = out_dir.resolve(), ckpt_dir.resolve()
-    if ckpt == out or ckpt.is_relative_to(out):
-        raise ConfigError(
-            f"checkpoint directory {ckpt_dir} lies inside the output directory {out_dir}: a failed "
-            "job's outputs are deleted, so its checkpoints could not be resumed"
-        )
 
 
 def _n_per_split(*sample_sets: Mapping[str, Any]) -> dict[str, int]:
@@ -217,7 +204,7 @@ def _train_net(
         ckpt_dir=ckpt_root / name,
         training_cfg=training,
         seed=seed,
-        fingerprint={**fingerprint, "net": name, "data": _digest(X_train, y_train, X_val, y_val)},
+        fingerprint={**fingerprint, "net": name, "data": array_digest(X_train, y_train, X_val, y_val)},
     )
     best_epoch = int((run_dir / "best_epoch.txt").read_text().strip())
     history = pd.read_csv(run_dir / "history.csv")
@@ -242,7 +229,7 @@ def train_neural(
     settings) and ``out_dir/history.csv`` (``net, epoch, train_loss, val_loss, lr``).
     """
     out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
-    _check_dirs(out_dir, ckpt_dir)
+    check_checkpoint_dir(out_dir, ckpt_dir)
     window, features, split, training = _settings(cfg)
     lead_bins, seed = int(lead_bins), int(seed)
     ds = open_radbelt_store(store_path, _needed_vars(features))

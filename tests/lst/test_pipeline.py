@@ -1,0 +1,91 @@
+"""The LST evaluation chain on small inputs: eval inputs -> baselines / a U-Net -> metrics -> figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from lst_hdf import write_tif
+from lst_patches import write_patch_store
+
+from eoml.core.store import open_store
+from eoml.lst import evaluate, figures
+from eoml.lst.scaling import aggregate_lst
+from eoml.lst.train import train_model
+
+FACTOR = 4
+CFG = {"factor": FACTOR, "wald_aggregation": "radiance", "evaluation": {"border_crop": 4, "max_patches": 5}}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("lstchain")
+    patches = write_patch_store(root / "patches.zarr", n_train=8, n_val=6, patch_size=16, seed=3)
+    # a kelvin validation scene whose fine structure follows NDVI (so sharpening with NDVI helps)
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:48, 0:48]
+    ndvi = np.clip(0.5 + 0.3 * np.sin(x / 3.0) * np.cos(y / 4.0) + 0.05 * rng.normal(size=(48, 48)), 0.05, 0.9)
+    lst = (315 - 20 * ndvi + 0.01 * x).astype(np.float32)
+    lst[0, :5] = np.nan
+    red = np.full((48, 48), 0.05, np.float32)
+    nir = (red * (1 + ndvi) / (1 - ndvi)).astype(np.float32)
+    kw = {"origin": (500000.0, 4000000.0), "pixel": 90.0}
+    scene = {"name": "kelvin_scene", "lst_kind": "kelvin", "factor": FACTOR,
+             "lst": str(write_tif(root / "lst.tif", lst, nodata=np.nan, **kw)),
+             "red": str(write_tif(root / "red.tif", red, **kw)),
+             "nir": str(write_tif(root / "nir.tif", nir, **kw))}
+    inputs = evaluate.build_eval_inputs(patches, [scene], root / "inputs.zarr", CFG)
+    preds = [evaluate.predict_baseline(m, inputs, root / f"{m}.nc", {}) for m in ("bicubic", "tsharp", "atprk")]
+    spec = {"name": "mrunet_paper_wald", "variant": "paper", "protocol": "wald", "ndvi": True}
+    train_cfg = {"factor": FACTOR, "model": {"base_channels": 4, "depth": 2, "res_blocks": 1},
+                 "training": {"max_epochs": 1, "batch_size": 4}, "mixgl": {"alpha": 0.2, "beta": 0.8, "crop": 8},
+                 "max_train_patches": None}
+    model = train_model(patches, spec, root / "model", root / "ckpt", train_cfg, 0)
+    preds.append(evaluate.predict_model(model, inputs, root / "mrunet_paper_wald.nc"))
+    metrics = evaluate.evaluate(inputs, preds, root / "sharpening.csv", root / "ranking.csv", CFG)
+    return {"root": root, "patches": patches, "inputs": inputs, "preds": preds, "metrics": metrics,
+            "model": model, "scene": scene}
+
+
+def test_eval_inputs_hold_wald_patches_and_the_scene(chain):
+    ds = open_store(chain["inputs"])
+    assert ds.attrs["datasets"] == ["modis_wald", "kelvin_scene"]
+    truth = ds["modis_wald__truth"].values
+    assert truth.shape == (5, 16, 16)  # max_patches of the 6 validation patches
+    np.testing.assert_allclose(ds["modis_wald__lst_coarse"].values, aggregate_lst(truth, FACTOR), rtol=1e-6)
+    assert ds["kelvin_scene__truth"].shape == (1, 48, 48)
+    assert np.isnan(ds["kelvin_scene__lst_coarse"].values[0, 0, :2]).all()
+
+
+def test_metric_table_columns_rows_and_common_pixels(chain):
+    table = pd.read_csv(chain["root"] / "sharpening.csv")
+    assert list(table.columns) == evaluate.METRIC_COLUMNS
+    assert set(table["method"]) == {"bicubic", "tsharp", "atprk", "mrunet_paper_wald"}
+    assert (table.groupby("dataset")["n_pixels"].nunique() == 1).all()
+    scene = table[table["dataset"] == "kelvin_scene"].set_index("method")
+    assert scene.loc["tsharp", "rmse_k"] < 0.5 * scene.loc["bicubic", "rmse_k"]
+    # NaN parent blocks are scored nowhere: 40x40 after the crop, minus nothing (NaNs are in the border)
+    assert scene.loc["bicubic", "n_pixels"] == 40 * 40
+    ranking = pd.read_csv(chain["root"] / "ranking.csv")
+    assert ranking.groupby("dataset")["rank"].min().eq(1).all()
+
+
+def test_figures_render(chain, tmp_path):
+    out = figures.plot_maps(chain["inputs"], chain["preds"], "kelvin_scene", tmp_path / "maps.png")
+    assert out.stat().st_size > 10_000 and (tmp_path / "maps.svg").exists()
+    figures.plot_maps(chain["inputs"], chain["preds"], "modis_wald", tmp_path / "maps_w.png")
+    figures.plot_metrics(chain["root"] / "sharpening.csv", tmp_path / "metrics.png")
+    figures.plot_loss_curves([chain["root"] / "model" / "history.csv"], tmp_path / "loss.png")
+    for name in ("maps_w", "metrics", "loss"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="not in"):
+        figures.plot_maps(chain["inputs"], chain["preds"], "nope", tmp_path / "x.png")
+
+
+def test_labels_and_colours():
+    assert figures.label("mrunet_student_mixgl") == "MRUNet student / MixGL"
+    assert figures.label("atprk") == "ATPRK"
+    colours = figures.method_colors(["bicubic", "mrunet_a", "mrunet_b"])
+    assert len(set(map(str, colours.values()))) == 3
