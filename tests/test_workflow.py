@@ -171,9 +171,11 @@ def test_same_config_and_seed_give_identical_metric_files(workdir):
 def test_report_holds_figures_with_captions(workdir):
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text(errors="replace")
-    for text in ("lt_maps_lead25h.png", "pe_vs_L.png", "spearman_lags.png", "pe.csv"):
+    for text in ("lt_maps_lead25h.png", "pe_vs_L.png", "spearman_lags.png", "pe.csv",
+                 "sharpening.csv", "maps_modis_wald.png", "loss_curves.png", "modis_250m.png"):
         assert text in html
     assert "Performance efficiency" in html
+    assert "Wald's protocol" in html
 
 
 def test_a_truncated_raw_file_stops_the_workflow_naming_it(workdir):
