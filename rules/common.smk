@@ -232,6 +232,8 @@ def _lst_granule_pairs():
     """{scene: (MOD11A1 path, MOD09GQ path)}, scene = TILE_YYYY-MM-DD; one ingest job each."""
     from eoml.lst.readers import parse_granule_name
 
+    if not study_enabled("lst"):
+        return {}
     if LST["source"] == "demo":
         from eoml.lst.demo import demo_plan
 
@@ -257,6 +259,8 @@ LST_PAIRS = _lst_granule_pairs()
 def _lst_scene_entries():
     """Validation scenes: the demo's (source demo) and the configured ones."""
     scenes = []
+    if not study_enabled("lst"):
+        return scenes
     if LST["source"] == "demo" and LST["demo"]["scenes"]:
         from eoml.lst.demo import demo_plan
 
