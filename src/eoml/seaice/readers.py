@@ -303,9 +303,14 @@ def parse_annotation(xml_bytes: bytes) -> dict[str, Any]:
         a = np.full((lines.size, pixels.size), np.nan)
         a[il, ip] = raw[k]
         grid[k] = a
+    spacing = {}
+    for key, tag in (("range_pixel_spacing", "rangePixelSpacing"), ("azimuth_pixel_spacing", "azimuthPixelSpacing")):
+        text = _text(info, tag)
+        spacing[key] = float(text) if text else None
     return {
         "shape": (n_lines, n_samples),
         "grid": grid,
+        **spacing,
         "first_line_time": _text(info, "productFirstLineUtcTime"),
         "last_line_time": _text(info, "productLastLineUtcTime"),
         "pass": _text(root, "generalAnnotation/productInformation/pass"),
@@ -505,7 +510,8 @@ def read_safe(path: str | Path, polarisations: tuple[str, ...] | list[str] = ("H
                     ("height", "gcp_height"), ("incidence_angle", "gcp_incidence_deg")):
         data_vars[name] = (("gcp_line", "gcp_pixel"), g[k])
     attrs = {k: annot0[k] for k in ("mission", "mode", "product_type", "pass", "start_time",
-                                    "stop_time", "first_line_time", "last_line_time") if annot0[k]}
+                                    "stop_time", "first_line_time", "last_line_time",
+                                    "range_pixel_spacing", "azimuth_pixel_spacing") if annot0.get(k)}
     attrs.update({"source": prod.path.name, "polarisations": ",".join(pols), "step": int(step),
                   "image_lines": int(shape[0]), "image_samples": int(shape[1]),
                   "noise_correction": "legacy" if noise["legacy"] else "range*azimuth"})
