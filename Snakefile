@@ -19,6 +19,7 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/radbelt.smk"
 include: "rules/lst.smk"
+include: "rules/seaice.smk"
 
 
 rule all:

@@ -52,6 +52,8 @@ def get_final_output():
         targets.extend(radbelt_final_output())
     if study_enabled("lst"):
         targets.extend(lst_final_output())
+    if study_enabled("seaice"):
+        targets.extend(seaice_final_output())
     return targets
 
 
@@ -347,3 +349,100 @@ def lst_final_output():
         targets.append(str(figures / "loss_curves.png"))
         targets.append(str(figures / "modis_250m.png"))
     return targets
+
+
+# --------------------------------------------------------------------------------------------
+# seaice
+# --------------------------------------------------------------------------------------------
+SI = config["seaice"]
+SI_OUT = RESULTS / "seaice"
+SI_DEMO_DIR = RESOURCES / "demo" / "seaice"
+SI_KEYS = {
+    "ingest": ["resolution_m", "chart_crs", "min_valid_fraction"],
+    "train": ["split", "patches", "training", "weights_path", "encoder"],
+    "predict": ["predict_tile"],
+}
+
+
+def _seaice_scenes():
+    """{scene id: (SAFE path, chart path)}; one ingest job each."""
+    if not study_enabled("seaice"):
+        return {}
+    if SI["source"] == "demo":
+        from eoml.seaice.demo import demo_plan
+
+        return {p["scene_id"]: (str(p["safe"]), str(p["chart"])) for p in demo_plan(SI_DEMO_DIR, SI["demo"])}
+    return {s["id"]: (s["safe"], s["chart"]) for s in SI["raw"]["scenes"]}
+
+
+SI_SCENES = _seaice_scenes()
+SI_TRAINING_SCENES = [s for s in SI["split"]["half"] + SI["split"]["train"]]
+SI_TEST_SCENES = list(SI["split"]["test"])
+
+
+def seaice_cfg(step):
+    return section_json("seaice", SI_KEYS[step])
+
+
+def seaice_demo_cfg():
+    return canonical_json(SI["demo"])
+
+
+def seaice_demo_dir(wildcards):
+    return str(SI_DEMO_DIR)
+
+
+def seaice_demo_safes():
+    return [safe for safe, _ in SI_SCENES.values()]
+
+
+def seaice_demo_charts():
+    return [chart for _, chart in SI_SCENES.values()]
+
+
+def seaice_safe(wildcards):
+    return SI_SCENES[wildcards.si_scene][0]
+
+
+def seaice_chart(wildcards):
+    return SI_SCENES[wildcards.si_scene][1]
+
+
+def _seaice_store(scene):
+    return str(SI_OUT / "scenes" / f"{scene}.zarr")
+
+
+def seaice_training_stores():
+    return [_seaice_store(s) for s in SI_TRAINING_SCENES]
+
+
+def seaice_test_stores():
+    return [_seaice_store(s) for s in SI_TEST_SCENES]
+
+
+def seaice_training_store_args():
+    """`ID=PATH` arguments of the training scenes."""
+    return " ".join(shlex.quote(f"{s}={_seaice_store(s)}") for s in SI_TRAINING_SCENES)
+
+
+def seaice_test_store_args():
+    return " ".join(shlex.quote(f"{s}={_seaice_store(s)}") for s in SI_TEST_SCENES)
+
+
+def seaice_ckpt_dir(wildcards):
+    return str(SI_OUT / "checkpoints" / wildcards.si_init / f"seed{wildcards.seed}")
+
+
+def seaice_predictions():
+    return [str(SI_OUT / "predictions" / f"{init}_seed{seed}.nc") for init in SI["inits"] for seed in SI["seeds"]]
+
+
+def seaice_final_output():
+    figures = SI_OUT / "figures"
+    return [
+        str(SI_OUT / "metrics" / "segmentation.csv"),
+        str(SI_OUT / "metrics" / "summary.csv"),
+        str(figures / "confusions.png"),
+        str(figures / "scores.png"),
+        *[str(figures / f"scene_{s}.png") for s in SI_TEST_SCENES],
+    ]

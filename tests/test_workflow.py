@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 TINY = {
-    "studies": ["radbelt", "lst"],
+    "studies": ["radbelt", "lst", "seaice"],
     "radbelt": {
         "source": "demo",
         "demo": {"start": "2019-03-01", "days": 60, "seed": 3},
@@ -44,6 +44,15 @@ TINY = {
         "mixgl": {"alpha": 0.5, "beta": 0.5, "crop": 16},
         "training": {"max_epochs": 2, "early_stopping_patience": 2, "batch_size": 16},
         "evaluation": {"border_crop": 16, "max_patches": 12},
+    },
+    "seaice": {
+        "source": "demo",
+        "demo": {"size": 256, "seed": 5},
+        "encoder": "efficientnet_lite0",
+        "inits": ["imagenet", "random"],
+        "seeds": [0],
+        "patches": {"n_per_scene": 6, "size": 32, "max_invalid": 0.3},
+        "training": {"max_epochs": 2, "batch_size": 8, "learning_rate": 0.001, "early_stopping_patience": 2},
     },
 }
 LST_METHODS = {"bilinear", "bicubic", "tsharp", "atprk", "aatprk", "mrunet_paper_wald", "mrunet_student_mixgl"}
@@ -130,6 +139,20 @@ def test_lst_run_produces_the_metric_table_and_figures(workdir):
     assert len(list((workdir / "results" / "logs" / "lst").rglob("*.log"))) >= 15
 
 
+def test_seaice_run_produces_scores_and_figures(workdir):
+    si = workdir / "results" / "seaice"
+    table = pd.read_csv(si / "metrics" / "segmentation.csv")
+    assert list(table.columns) == ["init", "seed", "scene", "f1_weighted", "iou_micro", "iou_macro", "iou_weighted",
+                                   "epochs"]
+    assert set(table["init"]) == {"imagenet", "random"}
+    assert set(table["scene"]) == {"egr_2019_01", "egr_2019_07"}
+    assert table[["f1_weighted", "iou_micro"]].notna().all().all()
+    for name in ("confusions", "scores", "scene_egr_2019_01", "scene_egr_2019_07"):
+        assert (si / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    store = si / "scenes" / "egr_2019_07.zarr" / "zarr.json"
+    assert store.exists()
+
+
 def test_nothing_to_do_after_a_run(workdir):
     proc = snakemake(workdir, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
@@ -172,7 +195,8 @@ def test_report_holds_figures_with_captions(workdir):
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text(errors="replace")
     for text in ("lt_maps_lead25h.png", "pe_vs_L.png", "spearman_lags.png", "pe.csv",
-                 "sharpening.csv", "maps_modis_wald.png", "loss_curves.png", "modis_250m.png"):
+                 "sharpening.csv", "maps_modis_wald.png", "loss_curves.png", "modis_250m.png",
+                 "segmentation.csv", "confusions.png"):
         assert text in html
     assert "Performance efficiency" in html
     assert "Wald's protocol" in html

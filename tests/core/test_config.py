@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_shipped_config_is_valid_and_gets_defaults():
     cfg = load_config(REPO / "config" / "config.yaml")
-    assert cfg["studies"] == ["radbelt", "lst"]
+    assert cfg["studies"] == ["radbelt", "lst", "seaice"]
+    assert cfg["seaice"]["encoder"] == "efficientnet_lite0"
     assert cfg["lst"]["source"] == "demo"
     assert cfg["lst"]["baseline_options"]["tsharp"] == {}
     assert cfg["radbelt"]["source"] == "demo"
@@ -109,3 +110,27 @@ def test_lst_semantic_errors_name_the_key(lst, key):
     with pytest.raises(ConfigError) as err:
         validate_config({"studies": ["lst"], "lst": lst})
     assert key in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "seaice, key",
+    [
+        ({"split": {"test": ["a"], "half": ["a"], "train": []}}, "seaice.split"),
+        ({"split": {"test": ["a"], "half": [], "train": ["b"]}}, "seaice.split.half"),
+        ({"source": "raw", "raw": {"scenes": [{"id": "a", "safe": "a.zip", "chart": "a.json"}]},
+          "split": {"test": ["a"], "half": ["b"], "train": []}}, "seaice.split"),
+        ({"encoder": "vgg19"}, "seaice.encoder"),
+        ({"training": {"batch_size": 1}}, "seaice.training.batch_size"),
+    ],
+)
+def test_seaice_errors_name_the_key(seaice, key):
+    with pytest.raises(ConfigError) as err:
+        validate_config({"studies": ["seaice"], "seaice": seaice})
+    assert key in str(err.value)
+
+
+def test_seaice_defaults_are_the_papers():
+    si = validate_config({})["seaice"]
+    assert si["encoder"] == "resnet18" and si["inits"] == ["imagenet", "random"] and si["seeds"] == [0, 1, 2]
+    assert si["training"]["learning_rate"] == 1e-5 and si["training"]["early_stopping_patience"] == 20
+    assert si["resolution_m"] == 80.0 and si["patches"]["size"] == 1000

@@ -215,3 +215,12 @@ def test_shipped_efficientnet_lite0_classifies_cat_photo():
     top1 = int(p1.argmax())
     assert top1 == 285  # ImageNet "Egyptian cat"
     assert p1[0, 281:286].sum() > 0.9  # the five domestic-cat classes
+
+
+def test_every_batch_norm_uses_the_same_momentum():
+    from eoml.seaice.models import BN_MOMENTUM
+
+    for encoder in ("efficientnet_lite0", "resnet18"):
+        net = build_segmenter(encoder, "random")
+        momenta = {m.momentum for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+        assert momenta == {BN_MOMENTUM}, encoder

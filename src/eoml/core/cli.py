@@ -14,7 +14,7 @@ import time
 from eoml import __version__
 from eoml.core.errors import EomlError
 
-STUDIES = ("radbelt", "lst")
+STUDIES = ("radbelt", "lst", "seaice")
 
 log = logging.getLogger("eoml")
 
@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     from eoml.lst import cli as lst_cli
 
     lst_cli.register(subparsers)
+    from eoml.seaice import cli as seaice_cli
+
+    seaice_cli.register(subparsers)
     return parser
 
 

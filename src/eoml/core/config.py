@@ -81,6 +81,26 @@ def _semantic_checks(config: dict) -> None:
     lst = config.get("lst")
     if lst is not None and "lst" in config.get("studies", []):
         _lst_checks(lst)
+    seaice = config.get("seaice")
+    if seaice is not None and "seaice" in config.get("studies", []):
+        _seaice_checks(seaice)
+
+
+def _seaice_checks(si: dict) -> None:
+    split = si["split"]
+    named = split["test"] + split["half"] + split["train"]
+    twice = sorted({s for s in named if named.count(s) > 1})
+    if twice:
+        raise ConfigError(f"  seaice.split: scenes listed more than once: {twice}")
+    if not split["test"] or not (split["half"] or split["train"]):
+        raise ConfigError("  seaice.split: needs test scenes and training (train or half) scenes")
+    if not split["half"]:
+        raise ConfigError("  seaice.split.half: validation comes from the half scenes; list at least one")
+    if si["source"] == "raw":
+        ids = [s["id"] for s in si["raw"]["scenes"]]
+        unknown = sorted(set(named) - set(ids))
+        if unknown:
+            raise ConfigError(f"  seaice.split: scene ids not in seaice.raw.scenes: {unknown}")
 
 
 def _lst_checks(lst: dict) -> None:

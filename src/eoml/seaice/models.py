@@ -220,6 +220,10 @@ def _resnet18_encoder(
     return ResNet18Encoder(backbone)
 
 
+#: batch-norm momentum of every encoder (PyTorch's default)
+BN_MOMENTUM = 0.1
+
+
 def _efficientnet_lite0_encoder(
     init: str, in_channels: int, weights_path: str | Path | None
 ) -> nn.Module:
@@ -249,6 +253,14 @@ def _efficientnet_lite0_encoder(
         bias=False,
     )
     backbone._conv_stem = _adapt_first_conv(stem, new, init == "imagenet")
+    # The package keeps TensorFlow's batch-norm decay 0.99 (PyTorch momentum 0.01): the running
+    # statistics then need ~500 steps to forget their start. A randomly initialised encoder
+    # trained for a few hundred steps would be evaluated with near-initial statistics (mean 0,
+    # variance 1) and predict one class everywhere. PyTorch's default momentum (0.1, as in the
+    # resnet18 encoder) treats both initialisations alike.
+    for module in backbone.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = BN_MOMENTUM
     return EfficientNetLite0Encoder(backbone)
 
 
