@@ -41,7 +41,12 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    ModelCheckpoint,
+    TQDMProgressBar,
+)
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch import nn
 from torch.utils.data import Sampler
@@ -116,6 +121,25 @@ class EpochShuffleSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.n
+
+
+class SeededEpochSampler(EpochShuffleSampler):
+    """The ``(seed, epoch)`` shuffle yielding ``(index, sample seed)`` pairs.
+
+    The sample seed depends only on ``(seed, epoch, index, salt)``: a dataset's random crops and
+    augmentations are reproducible, independent of the batch order and of the global RNG state
+    (which Lightning draws from at different moments in a fresh and a resumed run).
+    """
+
+    def __init__(self, n: int, seed: int, salt: int = 0):
+        super().__init__(n, seed)
+        self.salt = int(salt)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        seeds = np.random.SeedSequence([self.seed & 0xFFFFFFFF, self.epoch, self.salt]).generate_state(
+            max(self.n, 1), dtype=np.uint64)
+        for i in super().__iter__():
+            yield i, int(seeds[i] >> np.uint64(1))
 
 
 # --------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +68,22 @@ from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import array_digest, atomic_path
 from eoml.core.store import open_store
 from eoml.core.training import (
-    check_checkpoint_dir,
     TRAINING_DEFAULTS,
     BaseTask,
-    EpochShuffleSampler,
+    SeededEpochSampler,
+    check_checkpoint_dir,
     fit,
     read_history,
     seed_everything,
 )
 from eoml.lst.losses import MixGL
-from eoml.lst.models import MODEL_DEFAULTS, PROTOCOLS, MRUNet, build_model, count_parameters
+from eoml.lst.models import (
+    MODEL_DEFAULTS,
+    PROTOCOLS,
+    MRUNet,
+    build_model,
+    count_parameters,
+)
 from eoml.lst.scaling import (
     aggregate_lst,
     block_mean,
@@ -277,20 +283,6 @@ class MixGLPatches(Dataset):
         return sample
 
 
-class SeededEpochSampler(EpochShuffleSampler):
-    """The engine's ``(seed, epoch)`` shuffle, yielding ``(index, sample seed)`` pairs.
-
-    The sample seed depends only on ``(seed, epoch, index)``: crops and augmentations are
-    reproducible and independent of the batch order and of the global RNG state.
-    """
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        seeds = np.random.SeedSequence([self.seed & 0xFFFFFFFF, self.epoch, 0x15A]).generate_state(
-            max(self.n, 1), dtype=np.uint64)
-        for i in super().__iter__():
-            yield i, int(seeds[i] >> np.uint64(1))
-
-
 class PatchDataModule(lightning.LightningDataModule):
     """Train / val patch datasets; the training order and random choices depend on ``(seed, epoch)``."""
 
@@ -300,7 +292,7 @@ class PatchDataModule(lightning.LightningDataModule):
         self.batch_size, self.seed = int(batch_size), int(seed)
 
     def train_dataloader(self) -> DataLoader:
-        sampler = SeededEpochSampler(len(self.train_ds), self.seed)
+        sampler = SeededEpochSampler(len(self.train_ds), self.seed, salt=0x15A)
         return DataLoader(self.train_ds, batch_size=self.batch_size, sampler=sampler, num_workers=0)
 
     def val_dataloader(self) -> DataLoader:

@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ from eoml.core.store import open_store
 from eoml.core.training import (
     TRAINING_DEFAULTS,
     BaseTask,
-    EpochShuffleSampler,
+    SeededEpochSampler,
     check_checkpoint_dir,
     fit,
     read_history,
@@ -280,16 +280,6 @@ class PatchDataset(Dataset):
         return {"x": x.contiguous(), "y": y.contiguous()}
 
 
-class SeededEpochSampler(EpochShuffleSampler):
-    """The engine's ``(seed, epoch)`` shuffle yielding ``(index, sample seed)`` pairs."""
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        seeds = np.random.SeedSequence([self.seed & 0xFFFFFFFF, self.epoch, 0x5EA1CE]).generate_state(
-            max(self.n, 1), dtype=np.uint64)
-        for i in super().__iter__():
-            yield i, int(seeds[i] >> np.uint64(1))
-
-
 class SegmentationDataModule(lightning.LightningDataModule):
     """Train (shuffled, flipped) / val patch loaders."""
 
@@ -303,7 +293,7 @@ class SegmentationDataModule(lightning.LightningDataModule):
         # the ASPP pooling branch has a BatchNorm on a 1x1 map: a training batch of 1 fails
         drop_last = n > self.batch_size and n % self.batch_size == 1
         return DataLoader(self.train_ds, batch_size=self.batch_size, num_workers=0, drop_last=drop_last,
-                          sampler=SeededEpochSampler(n, self.seed))
+                          sampler=SeededEpochSampler(n, self.seed, salt=0x5EA1CE))
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_ds, batch_size=self.batch_size, shuffle=False, num_workers=0)
