@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 CORES ?= all
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install demo test report lint dry-run clean benchmark
+.PHONY: install demo test report lint dry-run clean clean-checkpoints benchmark
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,5 +36,15 @@ dry-run: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/radbelt_ingest.py
 
+# Keeps the resumable training checkpoints (results/<study>/checkpoints): a rerun with the same
+# settings reuses finished trainings instead of training again. `make clean-checkpoints` removes them.
 clean:
-	rm -rf results .snakemake report.html
+	@echo "removing results/ except the training checkpoints (results/*/checkpoints; make clean-checkpoints removes them)"
+	@if [ -d results ]; then \
+	  find results -mindepth 1 -maxdepth 1 ! -type d -delete; \
+	  find results -mindepth 2 -maxdepth 2 ! -name checkpoints -exec rm -rf {} +; \
+	fi
+	rm -rf .snakemake report.html
+
+clean-checkpoints:
+	rm -rf results/*/checkpoints

@@ -17,12 +17,19 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/radbelt.smk"
-include: "rules/lst.smk"
-include: "rules/seaice.smk"
+
+
+# the studies are plug-ins (src/eoml/registry.py); a disabled study's rules are not even read
+for _study in ENABLED:
+
+    include: os.path.join("rules", f"{_study}.smk")
 
 
 rule all:
     input:
         get_final_output(),
     default_target: True
+
+
+# a run writes only under results/ and resources/: refuse any rule that would touch a user's file
+check_output_roots(workflow.rules, WRITABLE_ROOTS)

@@ -6,11 +6,14 @@
 # predictions --> sharpening.csv, ranking.csv, figures
 
 
+include: "helpers/lst.smk"
+
+
 wildcard_constraints:
     lst_scene=r"h\d{2}v\d{2}_\d{4}-\d{2}-\d{2}",
-    lst_method="bilinear|bicubic|tsharp|atprk|aatprk",
-    lst_model=lst_model_pattern(),
-    lst_dataset=r"[A-Za-z][A-Za-z0-9_]*",
+    lst_method="|".join([*LST["baselines"], *LST_MODELS]) or "(?!)",
+    lst_model="|".join(LST_MODELS) or "(?!)",
+    lst_dataset=SAFE_ID,
 
 
 if LST["source"] == "demo":
@@ -18,12 +21,13 @@ if LST["source"] == "demo":
     rule lst_demo_raw:
         """Generate the demo's MOD11A1 / MOD09GQ HDF4-EOS granules and validation GeoTIFF scenes."""
         input:
-            code=code("lst.demo", "lst.scaling"),
+            code=code("lst", "demo"),
         output:
-            lst_demo_outputs(),
+            # the generator's own files only: a user's validation scenes are inputs, never outputs
+            sorted([path for pair in LST_PAIRS.values() for path in pair] + _scene_files(LST_DEMO_PLAN["scenes"])),
         params:
-            out_dir=lst_demo_dir,
-            cfg=lst_demo_cfg(),
+            out_dir=LST_DEMO_DIR,
+            cfg=canonical_json(LST["demo"]),
         log:
             LOGS / "lst" / "demo_raw.log",
         benchmark:
@@ -37,11 +41,11 @@ if LST["source"] == "demo":
 rule lst_ingest:
     """One MOD11A1 + MOD09GQ pair: QC-masked 1 km LST and 250 m NDVI on one sinusoidal grid."""
     input:
-        mod11a1=lst_pair_mod11a1,
-        mod09gq=lst_pair_mod09gq,
-        code=code("lst.readers", "lst.ingest", "core.store"),
+        mod11a1=lst_pair_file("mod11a1"),
+        mod09gq=lst_pair_file("mod09gq"),
+        code=code("lst", "ingest"),
     output:
-        store=directory(LST_OUT / "scenes" / "{lst_scene}.zarr"),
+        store=directory(LST_PATHS["scene"]),
     params:
         cfg=lst_cfg("ingest"),
     log:
@@ -59,9 +63,9 @@ rule lst_patches:
     """Cut the scene stores into fully valid 64 x 64 km patches; split train / validation by date."""
     input:
         scenes=lst_scene_stores(),
-        code=code("lst.ingest", "core.store"),
+        code=code("lst", "patches"),
     output:
-        store=directory(LST_PATCHES),
+        store=directory(LST_PATHS["patches"]),
     params:
         cfg=lst_cfg("patches"),
     log:
@@ -78,15 +82,17 @@ rule lst_patches:
 rule lst_eval_inputs:
     """Evaluation inputs: held-out patches under Wald's protocol and every validation scene."""
     input:
-        patches=LST_PATCHES,
-        scenes=lst_scene_files(),
-        code=code("lst.evaluate", "lst.readers", "lst.scaling", "core.store"),
+        patches=LST_PATHS["patches"],
+        scenes=_scene_files(LST_SCENES),
+        code=code("lst", "eval-inputs"),
     output:
-        store=directory(LST_EVAL_INPUTS),
+        store=directory(LST_PATHS["eval_inputs"]),
     params:
-        cfg=lst_eval_inputs_cfg(),
+        cfg=lst_cfg("eval-inputs", scenes=LST_SCENES),
     log:
         LOGS / "lst" / "eval_inputs.log",
+    benchmark:
+        BENCH / "lst" / "eval_inputs.tsv"
     conda:
         ENV
     shell:
@@ -97,10 +103,12 @@ rule lst_eval_inputs:
 rule lst_baseline:
     """Run one classical sharpener (bilinear, bicubic, TsHARP, ATPRK, AATPRK) on every evaluation image."""
     input:
-        inputs=LST_EVAL_INPUTS,
-        code=code("lst.evaluate", "lst.baselines", "lst.variogram", "lst.scaling"),
+        inputs=LST_PATHS["eval_inputs"],
+        code=code("lst", "baseline"),
     output:
-        predictions=LST_OUT / "eval" / "predictions" / "{lst_method}.nc",
+        predictions=LST_PATHS["predictions"],
+    wildcard_constraints:
+        lst_method="|".join(LST["baselines"]) or "(?!)",
     params:
         cfg=lst_baseline_cfg,
     log:
@@ -118,13 +126,14 @@ rule lst_baseline:
 rule lst_train:
     """Train one multi-residual U-Net (Wald's protocol or MixGL); keep the best validation epoch."""
     input:
-        patches=LST_PATCHES,
-        code=code("core.training", "lst.models", "lst.losses", "lst.train", "lst.scaling"),
+        patches=LST_PATHS["patches"],
+        code=code("lst", "train"),
     output:
-        model=LST_OUT / "models" / "{lst_model}" / "model.pt",
-        history=LST_OUT / "models" / "{lst_model}" / "history.csv",
+        model=lst_path("model", file="model.pt"),
+        history=lst_path("model", file="history.csv"),
     params:
         cfg=lst_train_cfg,
+        out_dir=output_dir,
         # outside the outputs: Snakemake deletes outputs of a failed job, checkpoints must survive
         ckpt_dir=lst_ckpt_dir,
     resources:
@@ -139,21 +148,25 @@ rule lst_train:
     conda:
         ENV
     shell:
-        "python -m eoml lst train --patches {input.patches:q} --out-dir $(dirname {output.model:q})"
+        "python -m eoml lst train --patches {input.patches:q} --out-dir {params.out_dir:q}"
         " --ckpt-dir {params.ckpt_dir:q} --threads {threads} --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
 rule lst_predict:
     """Apply a trained U-Net to every evaluation image."""
     input:
-        model=LST_OUT / "models" / "{lst_model}" / "model.pt",
-        inputs=LST_EVAL_INPUTS,
-        code=code("lst.evaluate", "lst.train", "lst.models", "lst.scaling"),
+        model=lst_path("model", lst_model="{lst_method}", file="model.pt"),
+        inputs=LST_PATHS["eval_inputs"],
+        code=code("lst", "predict"),
     output:
-        predictions=LST_OUT / "eval" / "predictions" / "{lst_model}.nc",
+        predictions=LST_PATHS["predictions"],
+    wildcard_constraints:
+        lst_method="|".join(LST_MODELS) or "(?!)",
     threads: 1
     log:
-        LOGS / "lst" / "predict_{lst_model}.log",
+        LOGS / "lst" / "predict_{lst_method}.log",
+    benchmark:
+        BENCH / "lst" / "predict_{lst_method}.tsv"
     conda:
         ENV
     shell:
@@ -164,19 +177,19 @@ rule lst_predict:
 rule lst_evaluate:
     """PSNR, SSIM and RMSE of every method on every evaluation dataset, and their ranking."""
     input:
-        inputs=LST_EVAL_INPUTS,
+        inputs=LST_PATHS["eval_inputs"],
         predictions=lst_predictions(),
-        code=code("lst.evaluate"),
+        code=code("lst", "evaluate"),
     output:
         metrics=report(
-            LST_OUT / "metrics" / "sharpening.csv",
+            lst_metrics("sharpening"),
             caption="../report/lst/sharpening_table.rst",
             category="lst",
             subcategory="tables",
             labels={"table": "sharpening metrics"},
         ),
         ranking=report(
-            LST_OUT / "metrics" / "ranking.csv",
+            lst_metrics("ranking"),
             caption="../report/lst/ranking_table.rst",
             category="lst",
             subcategory="tables",
@@ -196,36 +209,36 @@ rule lst_evaluate:
 rule lst_figure_maps:
     """LST maps of every method beside the reference, and their error maps, for one dataset."""
     input:
-        inputs=LST_EVAL_INPUTS,
+        inputs=LST_PATHS["eval_inputs"],
         predictions=lst_predictions(),
-        code=code("lst.figures", "core.plotting"),
+        code=code("lst", "figure-maps"),
     output:
-        figure=report(
-            LST_OUT / "figures" / "maps_{lst_dataset}.png",
+        **figure_outputs(
+            lst_figure("maps_{lst_dataset}"),
             caption="../report/lst/maps.rst",
             category="lst",
             subcategory="maps",
             labels={"figure": "maps", "dataset": "{lst_dataset}"},
         ),
     params:
-        cfg=lst_cfg("maps"),
+        cfg=lst_cfg("figure-maps"),
     log:
         LOGS / "lst" / "figure_maps_{lst_dataset}.log",
     conda:
         ENV
     shell:
-        "python -m eoml lst figure maps --inputs {input.inputs:q} --dataset {wildcards.lst_dataset}"
+        "python -m eoml lst figure-maps --inputs {input.inputs:q} --dataset {wildcards.lst_dataset}"
         " --predictions {input.predictions:q} --output {output.figure:q} --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
 rule lst_figure_losses:
     """Training and validation loss curves (total, MSE and MGE terms) of every U-Net."""
     input:
-        histories=lst_histories(),
-        code=code("lst.figures", "core.plotting"),
+        histories=lst_model_files("history.csv"),
+        code=code("lst", "figure-losses"),
     output:
-        figure=report(
-            LST_OUT / "figures" / "loss_curves.png",
+        **figure_outputs(
+            lst_figure("loss_curves"),
             caption="../report/lst/loss_curves.rst",
             category="lst",
             subcategory="training",
@@ -236,18 +249,17 @@ rule lst_figure_losses:
     conda:
         ENV
     shell:
-        "python -m eoml lst figure losses --histories {input.histories:q} --output {output.figure:q}"
-        " --config-json '{{}}' > {log:q} 2>&1"
+        "python -m eoml lst figure-losses --histories {input.histories:q} --output {output.figure:q} > {log:q} 2>&1"
 
 
 rule lst_figure_metrics:
     """PSNR, SSIM and RMSE of every method on every dataset (bar charts)."""
     input:
-        metrics=LST_OUT / "metrics" / "sharpening.csv",
-        code=code("lst.figures", "core.plotting"),
+        metrics=lst_metrics("sharpening"),
+        code=code("lst", "figure-metrics"),
     output:
-        figure=report(
-            LST_OUT / "figures" / "metrics.png",
+        **figure_outputs(
+            lst_figure("metrics"),
             caption="../report/lst/metrics.rst",
             category="lst",
             subcategory="skill",
@@ -258,31 +270,30 @@ rule lst_figure_metrics:
     conda:
         ENV
     shell:
-        "python -m eoml lst figure metrics --metrics {input.metrics:q} --output {output.figure:q}"
-        " --config-json '{{}}' > {log:q} 2>&1"
+        "python -m eoml lst figure-metrics --metrics {input.metrics:q} --output {output.figure:q} > {log:q} 2>&1"
 
 
 rule lst_figure_modis_250m:
     """A held-out MODIS region sharpened to 250 m by every method, beside the 1 km LST and the NDVI."""
     input:
-        patches=LST_PATCHES,
+        patches=LST_PATHS["patches"],
         scenes=lst_scene_stores(),
-        models=lst_model_files(),
-        code=code("lst.figures", "lst.baselines", "lst.train", "core.plotting"),
+        models=lst_model_files("model.pt"),
+        code=code("lst", "figure-modis250m"),
     output:
-        figure=report(
-            LST_OUT / "figures" / "modis_250m.png",
+        **figure_outputs(
+            lst_figure("modis_250m"),
             caption="../report/lst/modis_250m.rst",
             category="lst",
             subcategory="maps",
             labels={"figure": "MODIS at 250 m"},
         ),
     params:
-        cfg=lst_cfg("modis250m"),
+        cfg=lst_cfg("figure-modis250m"),
     log:
         LOGS / "lst" / "figure_modis_250m.log",
     conda:
         ENV
     shell:
-        "python -m eoml lst figure modis250m --patches {input.patches:q} --scene {input.scenes:q}"
+        "python -m eoml lst figure-modis250m --patches {input.patches:q} --scene {input.scenes:q}"
         " --models {input.models:q} --output {output.figure:q} --config-json {params.cfg:q} > {log:q} 2>&1"

@@ -5,10 +5,13 @@
 # predictions --> pe.csv, onsets.csv, figures
 
 
+include: "helpers/radbelt.smk"
+
+
 wildcard_constraints:
-    group=r"[\w.-]+",
-    rb_model="mlp|cnn|lstm",
-    rb_baseline="persistence|lpf",
+    group=SAFE_ID,
+    rb_model="|".join(RB_NEURAL) or "(?!)",
+    rb_baseline="|".join(RB["baselines"]) or "(?!)",
     lead=r"\d+",
     seed=r"\d+",
     hours=r"\d+",
@@ -19,14 +22,12 @@ if RB["source"] == "demo":
     rule radbelt_demo_raw:
         """Generate the demo's raw files in the agencies' formats (MagEIS L3 CDF, POES netCDF, OMNI2 ASCII)."""
         input:
-            code=code("radbelt.demo"),
+            code=code("radbelt", "demo"),
         output:
-            radbelt_demo_outputs(),
+            sorted(path for items in RB_GROUPS.values() for _, path in items),
         params:
-            out_dir=radbelt_demo_dir,
-            start=RB["demo"]["start"],
-            days=RB["demo"]["days"],
-            seed=RB["demo"]["seed"],
+            out_dir=RB_DEMO_DIR,
+            cfg=radbelt_cfg("demo"),
         log:
             LOGS / "radbelt" / "demo_raw.log",
         benchmark:
@@ -34,8 +35,7 @@ if RB["source"] == "demo":
         conda:
             ENV
         shell:
-            "python -m eoml radbelt demo --out-dir {params.out_dir:q} --start {params.start}"
-            " --days {params.days} --seed {params.seed} > {log:q} 2>&1"
+            "python -m eoml radbelt demo --out-dir {params.out_dir:q} --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
 if RB["source"] in ("demo", "raw"):
@@ -44,14 +44,16 @@ if RB["source"] in ("demo", "raw"):
         """Bin one day's raw files (or one OMNI file) onto the 5-hour x L grid: sums and counts of log10 flux."""
         input:
             raw=radbelt_group_files,
-            code=code("radbelt.readers", "radbelt.ingest", "radbelt.grid"),
+            code=code("radbelt", "ingest"),
         output:
-            partial=RB_OUT / "partials" / "{group}.nc",
+            partial=RB_PATHS["partial"],
         params:
             files=radbelt_group_items,
             cfg=radbelt_cfg("ingest"),
         log:
             LOGS / "radbelt" / "ingest" / "{group}.log",
+        benchmark:
+            BENCH / "radbelt" / "ingest" / "{group}.tsv"
         conda:
             ENV
         shell:
@@ -61,12 +63,12 @@ if RB["source"] in ("demo", "raw"):
     rule radbelt_combine:
         """Combine the per-file partials into the (time, L) Zarr store."""
         input:
-            partials=radbelt_partials(),
-            code=code("radbelt.ingest", "radbelt.grid", "core.store"),
+            partials=expand(RB_PATHS["partial"], group=RB_GROUPS),
+            code=code("radbelt", "combine"),
         output:
-            store=directory(RB_STORE),
+            store=directory(RB_PATHS["store"]),
         params:
-            cfg=radbelt_cfg("store"),
+            cfg=radbelt_cfg("combine"),
         log:
             LOGS / "radbelt" / "combine.log",
         benchmark:
@@ -84,14 +86,16 @@ if RB["source"] == "premeve_ascii":
         """Read LANL's PreMevE ASCII exchange files into the (time, L) Zarr store."""
         input:
             files=radbelt_premeve_files(),
-            code=code("radbelt.readers", "radbelt.ingest", "radbelt.grid", "core.store"),
+            code=code("radbelt", "ingest-premeve"),
         output:
-            store=directory(RB_STORE),
+            store=directory(RB_PATHS["store"]),
         params:
-            cfg=radbelt_cfg("store"),
+            cfg=radbelt_cfg("combine"),
             premeve_dir=RB["premeve_dir"],
         log:
             LOGS / "radbelt" / "ingest_premeve.log",
+        benchmark:
+            BENCH / "radbelt" / "ingest_premeve.tsv"
         conda:
             ENV
         shell:
@@ -102,15 +106,15 @@ if RB["source"] == "premeve_ascii":
 rule radbelt_train:
     """Train one neural model (MLP, 1-D CNN or LSTM) for one lead and seed; keep the best epoch."""
     input:
-        store=RB_STORE,
-        code=code(
-            "core.training", "radbelt.data", "radbelt.models", "radbelt.train"
-        ),
+        store=RB_PATHS["store"],
+        code=code("radbelt", "train"),
     output:
-        predictions=RB_OUT / "models" / "{rb_model}" / "lead{lead}" / "seed{seed}" / "predictions.nc",
-        weights=RB_OUT / "models" / "{rb_model}" / "lead{lead}" / "seed{seed}" / "model.pt",
+        predictions=radbelt_neural("predictions.nc"),
+        weights=radbelt_neural("model.pt"),
+        history=radbelt_neural("history.csv"),
     params:
         cfg=radbelt_cfg("train"),
+        out_dir=output_dir,
         # outside the outputs: Snakemake deletes outputs of a failed job, checkpoints must survive
         ckpt_dir=radbelt_ckpt_dir,
     resources:
@@ -127,17 +131,17 @@ rule radbelt_train:
     shell:
         "python -m eoml radbelt train --store {input.store:q} --model {wildcards.rb_model}"
         " --lead {wildcards.lead} --seed {wildcards.seed} --threads {threads}"
-        " --out-dir $(dirname {output.predictions:q}) --ckpt-dir {params.ckpt_dir:q}"
+        " --out-dir {params.out_dir:q} --ckpt-dir {params.ckpt_dir:q}"
         " --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
 rule radbelt_linreg:
     """Ordinary least squares per L-shell (the paper's LinearReg), closed form on CPU."""
     input:
-        store=RB_STORE,
-        code=code("radbelt.data", "radbelt.models", "radbelt.train"),
+        store=RB_PATHS["store"],
+        code=code("radbelt", "linreg"),
     output:
-        predictions=RB_OUT / "models" / "linreg" / "lead{lead}" / "predictions.nc",
+        predictions=RB_PATHS["linreg"],
     params:
         cfg=radbelt_cfg("linreg"),
     log:
@@ -152,10 +156,10 @@ rule radbelt_linreg:
 rule radbelt_baseline:
     """Persistence (reference, uses the in-situ target) or the PreMevE 1.0 linear prediction filter."""
     input:
-        store=RB_STORE,
-        code=code("radbelt.data", "radbelt.baselines"),
+        store=RB_PATHS["store"],
+        code=code("radbelt", "baseline"),
     output:
-        predictions=RB_OUT / "baselines" / "{rb_baseline}" / "lead{lead}" / "predictions.nc",
+        predictions=RB_PATHS["baseline"],
     params:
         cfg=radbelt_cfg("baseline"),
     log:
@@ -171,26 +175,26 @@ rule radbelt_baseline:
 rule radbelt_evaluate:
     """Performance efficiency per L-shell / L-averaged / GEO and onset success rates."""
     input:
-        predictions=radbelt_all_predictions(),
-        code=code("radbelt.evaluate", "core.metrics"),
+        predictions=[p for lead in RB["leads"] for p in _radbelt_predictions(lead)],
+        code=code("radbelt", "evaluate"),
     output:
         pe=report(
-            RB_OUT / "metrics" / "pe.csv",
+            radbelt_metrics("pe"),
             caption="../report/radbelt/pe_table.rst",
             category="radbelt",
             subcategory="tables",
             labels={"table": "performance efficiency"},
         ),
-        pe_seeds=RB_OUT / "metrics" / "pe_seeds.csv",
+        pe_seeds=radbelt_metrics("pe_seeds"),
         onsets=report(
-            RB_OUT / "metrics" / "onsets.csv",
+            radbelt_metrics("onsets"),
             caption="../report/radbelt/onsets_table.rst",
             category="radbelt",
             subcategory="tables",
             labels={"table": "onset events"},
         ),
         onsets_summary=report(
-            RB_OUT / "metrics" / "onsets_summary.csv",
+            radbelt_metrics("onsets_summary"),
             caption="../report/radbelt/onsets_summary.rst",
             category="radbelt",
             subcategory="tables",
@@ -211,10 +215,10 @@ rule radbelt_evaluate:
 rule radbelt_spearman:
     """Spearman rank correlation of each input with the target versus time lag."""
     input:
-        store=RB_STORE,
-        code=code("radbelt.evaluate"),
+        store=RB_PATHS["store"],
+        code=code("radbelt", "spearman"),
     output:
-        table=RB_OUT / "metrics" / "spearman.csv",
+        table=radbelt_metrics("spearman"),
     params:
         cfg=radbelt_cfg("spearman"),
     log:
@@ -230,10 +234,10 @@ rule radbelt_figure_maps:
     """Observed vs forecast L-time maps for one lead."""
     input:
         predictions=radbelt_lead_predictions,
-        code=code("radbelt.figures", "core.plotting"),
+        code=code("radbelt", "figure-maps"),
     output:
-        figure=report(
-            RB_OUT / "figures" / "lt_maps_lead{hours}h.png",
+        **figure_outputs(
+            radbelt_figure("lt_maps_lead{hours}h"),
             caption="../report/radbelt/lt_maps.rst",
             category="radbelt",
             subcategory="forecast maps",
@@ -244,7 +248,7 @@ rule radbelt_figure_maps:
     conda:
         ENV
     shell:
-        "python -m eoml radbelt figure maps --lead-hours {wildcards.hours}"
+        "python -m eoml radbelt figure-maps --lead-hours {wildcards.hours}"
         " --output {output.figure:q} --predictions {input.predictions:q} > {log:q} 2>&1"
 
 
@@ -252,36 +256,36 @@ rule radbelt_figure_timeseries:
     """Observed and forecast flux at three L-shells with the detected event windows."""
     input:
         predictions=radbelt_lead_predictions,
-        onsets=RB_OUT / "metrics" / "onsets.csv",
-        code=code("radbelt.figures", "core.plotting"),
+        onsets=radbelt_metrics("onsets"),
+        code=code("radbelt", "figure-timeseries"),
     output:
-        figure=report(
-            RB_OUT / "figures" / "timeseries_lead{hours}h.png",
+        **figure_outputs(
+            radbelt_figure("timeseries_lead{hours}h"),
             caption="../report/radbelt/timeseries.rst",
             category="radbelt",
             subcategory="time series",
             labels={"figure": "time series", "lead": "{hours} h"},
         ),
     params:
-        L=" ".join(str(v) for v in RB["timeseries_L"]),
+        cfg=radbelt_cfg("figure-timeseries"),
     log:
         LOGS / "radbelt" / "figure_timeseries_{hours}h.log",
     conda:
         ENV
     shell:
-        "python -m eoml radbelt figure timeseries --lead-hours {wildcards.hours}"
-        " --onsets {input.onsets:q} --L {params.L} --output {output.figure:q}"
+        "python -m eoml radbelt figure-timeseries --lead-hours {wildcards.hours}"
+        " --onsets {input.onsets:q} --output {output.figure:q} --config-json {params.cfg:q}"
         " --predictions {input.predictions:q} > {log:q} 2>&1"
 
 
 rule radbelt_figure_pe:
     """Performance efficiency versus L-shell for every model and lead."""
     input:
-        pe=RB_OUT / "metrics" / "pe.csv",
-        code=code("radbelt.figures", "core.plotting"),
+        pe=radbelt_metrics("pe"),
+        code=code("radbelt", "figure-pe"),
     output:
-        figure=report(
-            RB_OUT / "figures" / "pe_vs_L.png",
+        **figure_outputs(
+            radbelt_figure("pe_vs_L"),
             caption="../report/radbelt/pe_vs_L.rst",
             category="radbelt",
             subcategory="skill",
@@ -292,17 +296,17 @@ rule radbelt_figure_pe:
     conda:
         ENV
     shell:
-        "python -m eoml radbelt figure pe --pe-csv {input.pe:q} --output {output.figure:q} > {log:q} 2>&1"
+        "python -m eoml radbelt figure-pe --pe-csv {input.pe:q} --output {output.figure:q} > {log:q} 2>&1"
 
 
 rule radbelt_figure_spearman:
     """L-averaged Spearman correlation of each input with the target versus lag."""
     input:
-        table=RB_OUT / "metrics" / "spearman.csv",
-        code=code("radbelt.figures", "core.plotting"),
+        table=radbelt_metrics("spearman"),
+        code=code("radbelt", "figure-spearman"),
     output:
-        figure=report(
-            RB_OUT / "figures" / "spearman_lags.png",
+        **figure_outputs(
+            radbelt_figure("spearman_lags"),
             caption="../report/radbelt/spearman.rst",
             category="radbelt",
             subcategory="inputs",
@@ -313,5 +317,5 @@ rule radbelt_figure_spearman:
     conda:
         ENV
     shell:
-        "python -m eoml radbelt figure spearman --spearman-csv {input.table:q}"
+        "python -m eoml radbelt figure-spearman --spearman-csv {input.table:q}"
         " --output {output.figure:q} > {log:q} 2>&1"

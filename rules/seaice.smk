@@ -5,9 +5,13 @@
 # predictions --> segmentation.csv, summary.csv, confusion.csv, figures
 
 
+include: "helpers/seaice.smk"
+
+
 wildcard_constraints:
-    si_scene=r"[A-Za-z0-9_]+",
-    si_init="imagenet|random",
+    si_scene=SAFE_ID,
+    si_init="|".join(SI["inits"]) or "(?!)",
+    seed=r"\d+",
 
 
 if SI["source"] == "demo":
@@ -15,13 +19,13 @@ if SI["source"] == "demo":
     rule seaice_demo_raw:
         """Generate the demo's Sentinel-1 EW GRDM SAFE products (HH/HV) and SIGRID-3 GeoJSON ice charts."""
         input:
-            code=code("seaice.demo", "seaice.ingest", "seaice.readers"),
+            code=code("seaice", "demo"),
         output:
-            safes=[directory(p) for p in seaice_demo_safes()],
-            charts=seaice_demo_charts(),
+            safes=[directory(safe) for safe, _ in SI_SCENES.values()],
+            charts=[chart for _, chart in SI_SCENES.values()],
         params:
-            out_dir=seaice_demo_dir,
-            cfg=seaice_demo_cfg(),
+            out_dir=SI_DEMO_DIR,
+            cfg=seaice_cfg("demo"),
         log:
             LOGS / "seaice" / "demo_raw.log",
         benchmark:
@@ -35,11 +39,11 @@ if SI["source"] == "demo":
 rule seaice_ingest:
     """One SAFE product and its ice chart: noise-corrected sigma0 averaged to 80 m in power, chart labels."""
     input:
-        safe=seaice_safe,
-        chart=seaice_chart,
-        code=code("seaice.readers", "seaice.charts", "seaice.ingest", "core.store"),
+        safe=seaice_scene_file(0),
+        chart=seaice_scene_file(1),
+        code=code("seaice", "ingest"),
     output:
-        store=directory(SI_OUT / "scenes" / "{si_scene}.zarr"),
+        store=directory(SI_PATHS["scene"]),
     params:
         cfg=seaice_cfg("ingest"),
     log:
@@ -56,14 +60,14 @@ rule seaice_ingest:
 rule seaice_train:
     """Train one segmenter (encoder + ASPP) from ImageNet or random weights with one seed; keep the best epoch."""
     input:
-        stores=seaice_training_stores(),
-        code=code("core.training", "seaice.models", "seaice.train"),
+        stores=seaice_stores(SI["split"]["half"] + SI["split"]["train"]),
+        code=code("seaice", "train"),
     output:
-        model=SI_OUT / "models" / "{si_init}" / "seed{seed}" / "model.pt",
-        history=SI_OUT / "models" / "{si_init}" / "seed{seed}" / "history.csv",
+        model=seaice_model_file("model.pt"),
+        history=seaice_model_file("history.csv"),
     params:
         cfg=seaice_cfg("train"),
-        stores=seaice_training_store_args(),
+        out_dir=output_dir,
         # outside the outputs: Snakemake deletes outputs of a failed job, checkpoints must survive
         ckpt_dir=seaice_ckpt_dir,
     resources:
@@ -78,29 +82,30 @@ rule seaice_train:
     conda:
         ENV
     shell:
-        "python -m eoml seaice train --stores {params.stores} --init {wildcards.si_init} --seed {wildcards.seed}"
-        " --out-dir $(dirname {output.model:q}) --ckpt-dir {params.ckpt_dir:q} --threads {threads}"
+        "python -m eoml seaice train --stores {input.stores:q} --init {wildcards.si_init} --seed {wildcards.seed}"
+        " --out-dir {params.out_dir:q} --ckpt-dir {params.ckpt_dir:q} --threads {threads}"
         " --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
 rule seaice_predict:
     """Predict every test scene whole with one trained segmenter."""
     input:
-        model=SI_OUT / "models" / "{si_init}" / "seed{seed}" / "model.pt",
-        stores=seaice_test_stores(),
-        code=code("seaice.models", "seaice.train"),
+        model=seaice_model_file("model.pt"),
+        stores=seaice_stores(SI["split"]["test"]),
+        code=code("seaice", "predict"),
     output:
-        predictions=SI_OUT / "predictions" / "{si_init}_seed{seed}.nc",
+        predictions=SI_PATHS["predictions"],
     params:
         cfg=seaice_cfg("predict"),
-        stores=seaice_test_store_args(),
     threads: 1
     log:
         LOGS / "seaice" / "predict_{si_init}_seed{seed}.log",
+    benchmark:
+        BENCH / "seaice" / "predict_{si_init}_seed{seed}.tsv"
     conda:
         ENV
     shell:
-        "python -m eoml seaice predict --model {input.model:q} --stores {params.stores} --output {output.predictions:q}"
+        "python -m eoml seaice predict --model {input.model:q} --stores {input.stores:q} --output {output.predictions:q}"
         " --threads {threads} --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
@@ -108,44 +113,42 @@ rule seaice_evaluate:
     """Weighted F1, IoU (micro, macro, weighted) and confusion matrices per init, seed and test scene."""
     input:
         predictions=seaice_predictions(),
-        stores=seaice_test_stores(),
-        code=code("seaice.evaluate", "seaice.metrics"),
+        stores=seaice_stores(SI["split"]["test"]),
+        code=code("seaice", "evaluate"),
     output:
         metrics=report(
-            SI_OUT / "metrics" / "segmentation.csv",
+            seaice_metrics("segmentation"),
             caption="../report/seaice/segmentation_table.rst",
             category="seaice",
             subcategory="tables",
             labels={"table": "segmentation scores"},
         ),
         summary=report(
-            SI_OUT / "metrics" / "summary.csv",
+            seaice_metrics("summary"),
             caption="../report/seaice/summary_table.rst",
             category="seaice",
             subcategory="tables",
             labels={"table": "mean and std over seeds"},
         ),
-        confusion=SI_OUT / "metrics" / "confusion.csv",
-    params:
-        stores=seaice_test_store_args(),
+        confusion=seaice_metrics("confusion"),
     log:
         LOGS / "seaice" / "evaluate.log",
     conda:
         ENV
     shell:
-        "python -m eoml seaice evaluate --predictions {input.predictions:q} --stores {params.stores}"
+        "python -m eoml seaice evaluate --predictions {input.predictions:q} --stores {input.stores:q}"
         " --metrics {output.metrics:q} --summary {output.summary:q} --confusion {output.confusion:q} > {log:q} 2>&1"
 
 
 rule seaice_figure_scene:
     """One test scene: HH, HV, chart labels, and every initialisation's prediction and error map."""
     input:
-        store=SI_OUT / "scenes" / "{si_scene}.zarr",
+        store=SI_PATHS["scene"],
         predictions=seaice_predictions(),
-        code=code("seaice.figures", "core.plotting"),
+        code=code("seaice", "figure-scene"),
     output:
-        figure=report(
-            SI_OUT / "figures" / "scene_{si_scene}.png",
+        **figure_outputs(
+            seaice_figure("scene_{si_scene}"),
             caption="../report/seaice/scene.rst",
             category="seaice",
             subcategory="maps",
@@ -156,18 +159,18 @@ rule seaice_figure_scene:
     conda:
         ENV
     shell:
-        "python -m eoml seaice figure scene --store {input.store:q} --predictions {input.predictions:q}"
+        "python -m eoml seaice figure-scene --store {input.store:q} --predictions {input.predictions:q}"
         " --output {output.figure:q} > {log:q} 2>&1"
 
 
 rule seaice_figure_confusions:
     """Row-normalised confusion matrices per initialisation and test scene (mean over seeds)."""
     input:
-        confusion=SI_OUT / "metrics" / "confusion.csv",
-        code=code("seaice.figures", "core.plotting"),
+        confusion=seaice_metrics("confusion"),
+        code=code("seaice", "figure-confusions"),
     output:
-        figure=report(
-            SI_OUT / "figures" / "confusions.png",
+        **figure_outputs(
+            seaice_figure("confusions"),
             caption="../report/seaice/confusions.rst",
             category="seaice",
             subcategory="skill",
@@ -178,17 +181,17 @@ rule seaice_figure_confusions:
     conda:
         ENV
     shell:
-        "python -m eoml seaice figure confusions --confusion {input.confusion:q} --output {output.figure:q} > {log:q} 2>&1"
+        "python -m eoml seaice figure-confusions --confusion {input.confusion:q} --output {output.figure:q} > {log:q} 2>&1"
 
 
 rule seaice_figure_scores:
     """Weighted F1 and IoU per initialisation and test scene, mean and spread over seeds."""
     input:
-        metrics=SI_OUT / "metrics" / "segmentation.csv",
-        code=code("seaice.figures", "core.plotting"),
+        metrics=seaice_metrics("segmentation"),
+        code=code("seaice", "figure-scores"),
     output:
-        figure=report(
-            SI_OUT / "figures" / "scores.png",
+        **figure_outputs(
+            seaice_figure("scores"),
             caption="../report/seaice/scores.rst",
             category="seaice",
             subcategory="skill",
@@ -199,4 +202,4 @@ rule seaice_figure_scores:
     conda:
         ENV
     shell:
-        "python -m eoml seaice figure scores --metrics {input.metrics:q} --output {output.figure:q} > {log:q} 2>&1"
+        "python -m eoml seaice figure-scores --metrics {input.metrics:q} --output {output.figure:q} > {log:q} 2>&1"

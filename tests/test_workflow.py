@@ -1,7 +1,9 @@
 """End-to-end: the Snakemake workflow on a tiny demo configuration.
 
 One module-scoped run serves every test here: lint, the run itself, "nothing to be done" after it,
-what a touched raw file reruns, determinism of the metric files, the report.
+what a touched raw file reruns, determinism of the metric files, the report, and that every file a
+user configured as input (a validation scene outside the working directory) is byte-identical after
+the run. A second, smaller run ingests raw files whose names are not wildcard-safe.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import hashlib
 
 import pandas as pd
 import pytest
@@ -88,12 +92,41 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
     return counts
 
 
+def digests(paths) -> dict[str, str]:
+    return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
+def user_scene(tmp_path_factory) -> dict:
+    """A user's validation scene (Landsat-8 B10 / B4 / B5 GeoTIFFs + MTL) outside the working dir."""
+    from eoml.lst.demo import generate_scenes
+
+    folder = tmp_path_factory.mktemp("user_data")
+    landsat = [e for e in generate_scenes(folder, {"seed": 17}) if e["lst_kind"] == "landsat_b10"][0]
+    for entry in Path(folder, "scenes").iterdir():  # keep only the Landsat scene
+        if entry.name != Path(landsat["lst"]).parent.name:
+            shutil.rmtree(entry)
+    return {**landsat, "name": "landsat_user"}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, user_scene) -> Path:
     work = tmp_path_factory.mktemp("workflow")
-    (work / "config.yaml").write_text(yaml.safe_dump(TINY))
+    config = {**TINY, "lst": {**TINY["lst"], "validation_scenes": [user_scene]}}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    user_files = [user_scene[k] for k in ("lst", "red", "nir", "mtl")]
+    before = digests(user_files)
     snakemake(work)
+    work.joinpath("user_files.yaml").write_text(yaml.safe_dump({"before": before}))
     return work
+
+
+def test_user_input_files_are_byte_identical_after_the_run(workdir, user_scene):
+    before = yaml.safe_load((workdir / "user_files.yaml").read_text())["before"]
+    assert len(before) == 4
+    assert digests(before) == before
+    table = pd.read_csv(workdir / "results" / "lst" / "metrics" / "sharpening.csv")
+    assert "landsat_user" in set(table["dataset"])
 
 
 def test_lint_is_clean():
@@ -125,12 +158,13 @@ def test_lst_run_produces_the_metric_table_and_figures(workdir):
     table = pd.read_csv(lst / "metrics" / "sharpening.csv")
     assert list(table.columns) == ["method", "dataset", "factor", "psnr", "ssim", "rmse_k", "n_pixels"]
     assert set(table["method"]) == LST_METHODS
-    assert set(table["dataset"]) == {"modis_wald", "aster_demo", "landsat_demo"}
+    assert set(table["dataset"]) == {"modis_wald", "aster_demo", "landsat_demo", "landsat_user"}
     assert table[["psnr", "ssim", "rmse_k"]].notna().all().all()
     assert (table["n_pixels"] > 0).all()
     # every method is scored on the same pixels of a dataset
     assert (table.groupby("dataset")["n_pixels"].nunique() == 1).all()
-    figures = ["metrics", "loss_curves", "modis_250m", "maps_modis_wald", "maps_aster_demo", "maps_landsat_demo"]
+    figures = ["metrics", "loss_curves", "modis_250m", "maps_modis_wald", "maps_aster_demo", "maps_landsat_demo",
+               "maps_landsat_user"]
     for name in figures:
         assert (lst / "figures" / f"{name}.png").stat().st_size > 10_000, name
     history = pd.read_csv(lst / "models" / "mrunet_student_mixgl" / "history.csv")
@@ -220,3 +254,36 @@ def test_a_truncated_raw_file_stops_the_workflow_naming_it(workdir):
     finally:
         raw.write_bytes(original)
     snakemake(workdir)
+
+
+def test_raw_files_with_any_name_are_ingested(workdir, tmp_path):
+    """`omni2_2019 (1).dat` (a browser's second download) is ingested, also beside an existing store."""
+    demo = workdir / "resources" / "demo" / "radbelt"
+    raw = tmp_path / "downloads"
+    for kind in ("rbsp", "poes"):
+        (raw / kind).mkdir(parents=True)
+        for path in sorted((demo / kind).iterdir())[:6]:
+            shutil.copy(path, raw / kind / path.name)
+    (raw / "omni").mkdir()
+    omni = sorted((demo / "omni").iterdir())[0]
+    shutil.copy(omni, raw / "omni" / f"{omni.stem} (1){omni.suffix}")
+    work = tmp_path / "work"
+    work.mkdir()
+    config = {"studies": ["radbelt"], "radbelt": {"source": "raw", "raw": {
+        "rbsp": [str(raw / "rbsp" / "*.cdf")], "poes": [str(raw / "poes" / "*.nc")],
+        "omni": [str(raw / "omni" / "*")]}}}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    store = "results/radbelt/store.zarr"
+    snakemake(work, store)
+    import xarray as xr
+
+    with xr.open_zarr(work / store) as ds:
+        assert f"{omni.stem} (1){omni.suffix}" in ds.attrs["source_files"]
+        assert ds["sw_speed"].notnull().any()
+    # a second copy beside the existing store: planned (not silently left out), then ingested
+    shutil.copy(omni, raw / "omni" / f"{omni.stem} (2){omni.suffix}")
+    counts = planned_jobs(snakemake(work, "-n", store))
+    assert counts == {"radbelt_ingest": 1, "radbelt_combine": 1}, counts
+    snakemake(work, store)
+    with xr.open_zarr(work / store) as ds:
+        assert f"{omni.stem} (2){omni.suffix}" in ds.attrs["source_files"]

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eoml.core.config import config_digest, load_config, validate_config
+from eoml.core.config import config_digest, load_config, load_schema, validate_config
+from eoml.core.studies import registered
 from eoml.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +76,8 @@ def test_digest_is_order_independent():
 
 
 def test_every_schema_property_is_described():
-    schema = yaml.safe_load((REPO / "src" / "eoml" / "schemas" / "config.schema.yaml").read_text())
+    schema = load_schema()
+    assert set(schema["properties"]) == {"studies", *registered()}
 
     def walk(node, path):
         for name, sub in node.get("properties", {}).items():
@@ -134,3 +136,29 @@ def test_seaice_defaults_are_the_papers():
     assert si["encoder"] == "resnet18" and si["inits"] == ["imagenet", "random"] and si["seeds"] == [0, 1, 2]
     assert si["training"]["learning_rate"] == 1e-5 and si["training"]["early_stopping_patience"] == 20
     assert si["resolution_m"] == 80.0 and si["patches"]["size"] == 1000
+
+
+def test_no_study_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match="studies: \\[\\] should be non-empty"):
+        validate_config({"studies": []})
+    with pytest.raises(ConfigError, match="studies.0"):
+        validate_config({"studies": ["nosuchstudy"]})
+
+
+def test_studies_default_to_every_registered_one():
+    assert validate_config({})["studies"] == list(registered())
+
+
+def test_duplicate_names_are_refused():
+    scenes = [{"id": "a", "safe": "a.zip", "chart": "a.json"}, {"id": "a", "safe": "b.zip", "chart": "b.json"}]
+    with pytest.raises(ConfigError, match="seaice.raw.scenes: scene ids must be unique"):
+        validate_config({"studies": ["seaice"], "seaice": {
+            "source": "raw", "raw": {"scenes": scenes}, "split": {"test": ["a"], "half": ["b"], "train": []}}})
+    scene = {"name": "landsat_demo", "lst": "l.tif", "red": "r.tif", "nir": "n.tif", "lst_kind": "kelvin",
+             "factor": 4}
+    with pytest.raises(ConfigError, match="lst.validation_scenes: names must be unique"):
+        validate_config({"studies": ["lst"], "lst": {"validation_scenes": [scene]}})
+    twice = [dict(scene, name="mine"), dict(scene, name="mine")]
+    with pytest.raises(ConfigError, match="mine"):
+        validate_config({"studies": ["lst"], "lst": {"source": "raw", "raw": {"mod11a1": ["a"], "mod09gq": ["b"]},
+                                                     "validation_scenes": twice}})

@@ -1,4 +1,5 @@
-"""The Lightning engine: best-epoch weights are kept, resume continues exactly, reruns skip."""
+"""The Lightning engine: best-epoch weights are kept, resume continues exactly, reruns skip;
+the DataModule, the training settings, device choice and parameter counting."""
 
 from __future__ import annotations
 
@@ -12,13 +13,20 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from eoml.core.errors import ConfigError
 from eoml.core.training import (
+    TRAINING_KEYS,
     BaseTask,
+    DataModule,
     EpochShuffleSampler,
     RegressionTask,
-    fit,
+    SeededEpochSampler,
+    count_parameters,
     read_history,
+    run_training,
     seed_everything,
+    select_device,
+    training_settings,
 )
 
 TRAINING = {
@@ -63,6 +71,10 @@ class _Data(lightning.LightningDataModule):
         return DataLoader(self.val_ds, batch_size=64)
 
 
+def fit(task, datamodule, **kwargs):
+    return run_training(task, datamodule, **kwargs)
+
+
 def _task(**kwargs) -> RegressionTask:
     seed_everything(0)
     return RegressionTask.from_config(_Net(), TRAINING, **kwargs)
@@ -98,16 +110,20 @@ def test_best_epoch_weights_are_kept(tmp_path):
     seed_everything(0)
     task = _Diverging.from_config(_Net(), {**TRAINING, "max_epochs": 5})
     data = _Data()
-    best = fit(task, data, run_dir=tmp_path / "run", ckpt_dir=tmp_path / "ckpt",
-               training_cfg={**TRAINING, "max_epochs": 5}, seed=0)
+    result = run_training(task, data, run_dir=tmp_path / "run", ckpt_dir=tmp_path / "ckpt",
+                          training_cfg={**TRAINING, "max_epochs": 5}, seed=0)
+    best = result.checkpoint
     assert best == tmp_path / "ckpt" / "best.ckpt"
-    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    # the caller gets the history and the best epoch as values; the files are for the user
+    history = result.history
     assert list(history.columns) == ["epoch", "train_loss", "val_loss", "lr"]
-    assert history["epoch"].tolist() == [0, 1, 2, 3, 4]
+    assert history["epoch"].tolist() == [0, 1, 2, 3, 4] and result.epochs_run == 5
     assert history[["train_loss", "val_loss", "lr"]].notna().all().all()
-    best_epoch = int((tmp_path / "run" / "best_epoch.txt").read_text())
-    assert best_epoch == int(history["val_loss"].idxmin()) == 1
+    assert result.best_epoch == int(history["val_loss"].idxmin()) == 1
     assert history["val_loss"].iloc[-1] > 10 * history["val_loss"].min()
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "run" / "history.csv"), history)
+    assert int((tmp_path / "run" / "best_epoch.txt").read_text()) == 1
+    assert _same(result.weights, _weights(task.model))
 
     best_ckpt = torch.load(best, map_location="cpu", weights_only=False)
     last_ckpt = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=False)
@@ -127,8 +143,8 @@ def test_lr_schedule_and_early_stopping(tmp_path):
     cfg = {**TRAINING, "max_epochs": 30, "learning_rate": 5.0, "lr_patience": 0, "early_stopping_patience": 2}
     seed_everything(0)
     task = RegressionTask.from_config(_Net(), cfg)
-    fit(task, _Data(), run_dir=tmp_path / "run", ckpt_dir=tmp_path / "ckpt", training_cfg=cfg, seed=0)
-    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    history = fit(task, _Data(), run_dir=tmp_path / "run", ckpt_dir=tmp_path / "ckpt", training_cfg=cfg,
+                  seed=0).history
     assert len(history) < 30
     assert history["lr"].iloc[0] == 5.0
     assert history["lr"].min() < 5.0
@@ -154,16 +170,17 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, caplog):
 
     task = _task()
     with caplog.at_level(logging.INFO, logger="eoml.core.training"):
-        fit(task, _Data(), run_dir=tmp_path / "run", ckpt_dir=tmp_path / "ckpt", training_cfg=TRAINING, seed=3)
+        result = fit(task, _Data(), run_dir=tmp_path / "run", ckpt_dir=tmp_path / "ckpt", training_cfg=TRAINING,
+                     seed=3)
     assert "resuming training from" in caplog.text and "(epoch 1 done)" in caplog.text
     # the resumed job logged epochs 2.. only, into a second CSV version
     versions = sorted((tmp_path / "run" / "csv").glob("version_*"))
     assert len(versions) == 2
     resumed = pd.read_csv(versions[1] / "metrics.csv")
     assert resumed["epoch"].dropna().min() == 2
-    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    history = result.history
     ref_history = pd.read_csv(tmp_path / "ref_run" / "history.csv")
-    assert history["epoch"].tolist() == [0, 1, 2, 3]
+    assert history["epoch"].tolist() == [0, 1, 2, 3]  # across both CSV-logger versions
     pd.testing.assert_frame_equal(history, ref_history)
     # data order and dropout depend on (seed, epoch) only: bitwise the uninterrupted result
     assert _same(_weights(task), _weights(ref))
@@ -212,3 +229,74 @@ def test_epoch_shuffle_sampler_depends_on_seed_and_epoch_only():
     b.set_epoch(4)
     assert list(a) != list(b)
     assert list(EpochShuffleSampler(50, 2)) != list(EpochShuffleSampler(50, 1))
+
+
+def test_seeded_sampler_yields_sample_seeds_that_depend_only_on_seed_epoch_index():
+    s = SeededEpochSampler(20, seed=4)
+    s.set_epoch(3)
+    first = list(s)
+    again = SeededEpochSampler(20, seed=4)
+    again.set_epoch(3)
+    assert list(again) == first
+    assert sorted(i for i, _ in first) == list(range(20))
+    s.set_epoch(4)
+    assert list(s) != first
+    # a sample's seed does not depend on its position in the order; another salt, other seeds
+    assert len(set(dict(first).values())) == 20
+    salted = SeededEpochSampler(20, seed=4, salt=7)
+    salted.set_epoch(3)
+    assert [i for i, _ in salted] == [i for i, _ in first] and dict(salted) != dict(first)
+
+
+def test_datamodule_loaders():
+    class Keys(torch.utils.data.Dataset):
+        def __len__(self):
+            return 9
+
+        def __getitem__(self, key):
+            return torch.tensor(key if isinstance(key, tuple) else (key, -1))
+
+    plain = DataModule(Keys(), Keys(), batch_size=4, seed=1)
+    batches = list(plain.train_dataloader())
+    order = torch.cat(batches)[:, 0].tolist()
+    sampler = EpochShuffleSampler(9, 1)
+    assert order == list(sampler) and (torch.cat(batches)[:, 1] == -1).all()
+    assert torch.cat(list(plain.val_dataloader()))[:, 0].tolist() == list(range(9))  # in order, plain keys
+    seeded = DataModule(Keys(), Keys(), batch_size=4, seed=1, sample_salt=5)
+    pairs = torch.cat(list(seeded.train_dataloader())).tolist()
+    assert [tuple(p) for p in pairs] == list(SeededEpochSampler(9, 1, salt=5))
+    # 9 = 2 x 4 + 1: a last batch of one sample is dropped only when asked
+    assert [len(b) for b in seeded.train_dataloader()] == [4, 4, 1]
+    guarded = DataModule(Keys(), Keys(), batch_size=4, seed=1, sample_salt=5, avoid_single_batch=True)
+    assert [len(b) for b in guarded.train_dataloader()] == [4, 4]
+
+
+def test_training_settings_are_all_required():
+    assert training_settings(TRAINING) == TRAINING and tuple(TRAINING) == TRAINING_KEYS
+    partial = {k: v for k, v in TRAINING.items() if k not in ("min_lr", "lr_factor")}
+    with pytest.raises(ConfigError, match="demo.training: missing key\\(s\\) lr_factor, min_lr"):
+        training_settings(partial, "demo.training")
+    with pytest.raises(ConfigError, match="training: missing key"):
+        RegressionTask.from_config(_Net(), partial)
+    with pytest.raises(ConfigError, match="training: missing key"):
+        run_training(_task(), _Data(), run_dir="unused", ckpt_dir="unused", training_cfg=partial, seed=0)
+    with pytest.raises(TypeError):  # no code-side optimiser defaults either
+        RegressionTask(_Net())
+
+
+def test_select_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert select_device() == torch.device("cpu") == select_device("auto") == select_device("cpu")
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        select_device("cuda")
+    with pytest.raises(ConfigError, match="not a torch device"):
+        select_device("abacus")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert select_device() == torch.device("cuda") and select_device("cpu") == torch.device("cpu")
+
+
+def test_count_parameters():
+    net = _Net()  # 3*8 + 8 + 8*1 + 1
+    assert count_parameters(net) == 41
+    net.net[0].requires_grad_(False)
+    assert count_parameters(net, trainable_only=True) == 9 and count_parameters(net) == 41

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from realdata_files import REALDATA
 
-#: ``shared/realdata`` beside the repository root (real agency files, never copied into the repo)
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 REAL_MOD11A1 = REALDATA / "MOD11A1" / "MOD11A1.A2021227.h11v05.061.2021228105320.hdf"
 
 MOD11A1_NAME = "MOD11A1.A2021182.h11v05.061.2021183104512.hdf"

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from eoml.core.errors import ConfigError
-from eoml.lst.models import MRUNet, ResidualBlock, build_model, count_parameters
+from eoml.core.training import count_parameters
+from eoml.lst.models import MRUNet, ResidualBlock, build_model
 
 SMALL = {"base_channels": 4, "depth": 2, "res_blocks": 1}
 
@@ -104,3 +105,8 @@ def test_build_model_rejects_bad_settings():
         build_model(_spec(), {**SMALL, "width": 3})
     with pytest.raises(ConfigError, match="depth"):
         build_model(_spec(), {**SMALL, "depth": 0})
+    # no code-side defaults: the validated config holds every key
+    with pytest.raises(ConfigError, match="missing key.*res_blocks"):
+        build_model(_spec(), {"base_channels": 4, "depth": 2})
+    with pytest.raises(ConfigError, match="lacks ndvi"):
+        build_model({k: v for k, v in _spec().items() if k != "ndvi"}, SMALL)

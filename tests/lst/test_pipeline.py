@@ -40,7 +40,9 @@ def chain(tmp_path_factory):
     preds = [evaluate.predict_baseline(m, inputs, root / f"{m}.nc", {}) for m in ("bicubic", "tsharp", "atprk")]
     spec = {"name": "mrunet_paper_wald", "variant": "paper", "protocol": "wald", "ndvi": True}
     train_cfg = {"factor": FACTOR, "model": {"base_channels": 4, "depth": 2, "res_blocks": 1},
-                 "training": {"max_epochs": 1, "batch_size": 4}, "mixgl": {"alpha": 0.2, "beta": 0.8, "crop": 8},
+                 "training": {"max_epochs": 1, "batch_size": 4, "learning_rate": 0.001, "early_stopping_patience": 8,
+                              "lr_patience": 3, "lr_factor": 0.5, "min_lr": 1e-06},
+                 "mixgl": {"alpha": 0.2, "beta": 0.8, "crop": 8},
                  "max_train_patches": None}
     model = train_model(patches, spec, root / "model", root / "ckpt", train_cfg, 0)
     preds.append(evaluate.predict_model(model, inputs, root / "mrunet_paper_wald.nc"))
@@ -89,3 +91,12 @@ def test_labels_and_colours():
     assert figures.label("atprk") == "ATPRK"
     colours = figures.method_colors(["bicubic", "mrunet_a", "mrunet_b"])
     assert len(set(map(str, colours.values()))) == 3
+
+
+def test_a_border_crop_larger_than_the_images_is_refused_before_any_method_runs(chain, tmp_path):
+    from eoml.core.errors import ConfigError
+
+    cfg = {**CFG, "evaluation": {"border_crop": 8, "max_patches": 5}}
+    with pytest.raises(ConfigError, match=r"lst.evaluation.border_crop: 8 px .* 16 x 16 images of dataset 'modis_wald'"):
+        evaluate.build_eval_inputs(chain["patches"], [chain["scene"]], tmp_path / "inputs.zarr", cfg)
+    assert not (tmp_path / "inputs.zarr").exists()

@@ -15,6 +15,7 @@ from lst_hdf import (
     write_raw_granule,
     write_tif,
 )
+from realdata_files import realdata_file
 
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.store import check_cf
@@ -23,10 +24,8 @@ from eoml.lst.demo import struct_metadata_text, write_mod09gq, write_mod11a1
 
 
 @pytest.fixture(scope="module")
-def real_granule():
-    if not REAL_MOD11A1.is_file():
-        pytest.skip(f"real MOD11A1 sample not found at {REAL_MOD11A1}")
-    return REAL_MOD11A1
+def real_granule(realdata):
+    return realdata_file(REAL_MOD11A1)
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,19 @@ import pytest
 import torch
 from lst_patches import make_patch_dataset, write_patch_store  # tests/lst is on sys.path
 
+from eoml.core.data import Normalizer
 from eoml.core.errors import ConfigError, InputFileError
+from eoml.core.modelfile import load_model_file, save_model_file
 from eoml.core.store import write_store
 from eoml.lst.models import build_model
 from eoml.lst.scaling import aggregate_lst, block_mean, parent_mask, upsample, upsample_torch
 from eoml.lst.train import (
     HISTORY_COLUMNS,
+    MODEL_KIND,
     MixGLPatches,
-    Normalization,
-    SeededEpochSampler,
     SharpeningModel,
     WaldPatches,
+    fit_normalization,
     history_frame,
     load_model,
     load_patches,
@@ -68,7 +70,7 @@ def mixgl_run(store, tmp_path_factory):
 def _arrays(n=3, size=16, seed=0):
     ds = make_patch_dataset(n_train=n, n_val=1, patch_size=size, seed=seed)
     lst, ndvi = ds["lst"].values[:n].astype(np.float64), ds["ndvi"].values[:n].astype(np.float64)
-    return lst, ndvi, Normalization.fit(lst, ndvi)
+    return lst, ndvi, fit_normalization(lst, ndvi)
 
 
 def test_wald_samples_are_the_degraded_patch_and_its_target():
@@ -77,9 +79,9 @@ def test_wald_samples_are_the_degraded_patch_and_its_target():
     s = ds[1]
     assert s["x"].shape == (2, 16, 16) and s["target"].shape == (1, 16, 16)
     bicubic = upsample(aggregate_lst(lst[1], 4, "radiance"), 4, "bicubic")
-    np.testing.assert_allclose(s["x"][0].numpy() * norm.lst_std + norm.lst_mean, bicubic, atol=2e-3)
-    np.testing.assert_allclose(s["x"][1].numpy(), norm.ndvi(block_mean(ndvi[1], 4)), atol=1e-5)
-    np.testing.assert_allclose(s["target"][0].numpy() * norm.lst_std + norm.lst_mean, lst[1], atol=2e-3)
+    np.testing.assert_allclose(norm["lst"].inverse(s["x"][0].numpy()), bicubic, atol=2e-3)
+    np.testing.assert_allclose(s["x"][1].numpy(), norm["ndvi"].transform(block_mean(ndvi[1], 4)), atol=1e-5)
+    np.testing.assert_allclose(norm["lst"].inverse(s["target"][0].numpy()), lst[1], atol=2e-3)
     assert WaldPatches(lst, ndvi, norm, 4, use_ndvi=False)[0]["x"].shape == (1, 16, 16)
     # augmentation: a rotation / flip of the whole sample, the same for the same seed
     aug = WaldPatches(lst, ndvi, norm, 4, use_ndvi=True, augment=True)
@@ -93,7 +95,8 @@ def test_wald_samples_are_the_degraded_patch_and_its_target():
 def test_mixgl_crops_are_aligned_and_cut_from_the_whole_patch_upsampling():
     lst, ndvi, norm = _arrays()
     ds = MixGLPatches(lst, ndvi, norm, 4, use_ndvi=True, crop=6, random_crops=True)
-    full = upsample_torch(torch.from_numpy(norm.lst(lst[2]))[None, None].float(), 4, "bicubic")[0, 0].numpy()
+    full = upsample_torch(torch.from_numpy(norm["lst"].transform(lst[2]))[None, None].float(), 4,
+                          "bicubic")[0, 0].numpy()
     starts = set()
     for seed in range(30):
         s = ds[(2, seed)]
@@ -101,35 +104,28 @@ def test_mixgl_crops_are_aligned_and_cut_from_the_whole_patch_upsampling():
         # locate the crop through its coarse target
         t = s["target"][0].numpy()
         hits = [(r, c) for r in range(11) for c in range(11)
-                if np.allclose(norm.lst(lst[2])[r:r + 6, c:c + 6], t, atol=1e-5)]
+                if np.allclose(norm["lst"].transform(lst[2])[r:r + 6, c:c + 6], t, atol=1e-5)]
         assert len(hits) == 1
         r, c = hits[0]
         starts.add((r, c))
         np.testing.assert_allclose(s["x"][0].numpy(), full[4 * r:4 * r + 24, 4 * c:4 * c + 24], atol=1e-5)
-        np.testing.assert_allclose(s["guide"][0].numpy(), norm.ndvi(ndvi[2, 4 * r:4 * r + 24, 4 * c:4 * c + 24]),
-                                   atol=1e-5)
+        np.testing.assert_allclose(s["guide"][0].numpy(),
+                                   norm["ndvi"].transform(ndvi[2, 4 * r:4 * r + 24, 4 * c:4 * c + 24]), atol=1e-5)
         assert torch.equal(s["x"][1], s["guide"][0])
     assert len(starts) > 10
     centre = MixGLPatches(lst, ndvi, norm, 4, use_ndvi=False, crop=6)[2]
     assert centre["x"].shape == (1, 24, 24)
-    np.testing.assert_allclose(centre["target"][0].numpy(), norm.lst(lst[2])[5:11, 5:11], atol=1e-5)
+    np.testing.assert_allclose(centre["target"][0].numpy(), norm["lst"].transform(lst[2])[5:11, 5:11], atol=1e-5)
     with pytest.raises(ConfigError, match="crop"):
         MixGLPatches(lst, ndvi, norm, 4, use_ndvi=True, crop=17)
 
 
-def test_seeded_sampler_depends_only_on_seed_and_epoch():
-    s = SeededEpochSampler(20, seed=4)
-    s.set_epoch(3)
-    first = list(s)
-    again = SeededEpochSampler(20, seed=4)
-    again.set_epoch(3)
-    assert list(again) == first
-    assert sorted(i for i, _ in first) == list(range(20))
-    s.set_epoch(4)
-    assert list(s) != first
-    # a sample's seed does not depend on its position in the order
-    seeds3 = dict(first)
-    assert len(set(seeds3.values())) == 20
+def test_normalization_is_the_training_mean_and_std_with_a_floor():
+    lst, ndvi, norm = _arrays()
+    assert float(norm["lst"].mean) == lst.mean() and float(norm["lst"].std) == lst.std()
+    assert float(norm["ndvi"].mean) == ndvi.mean() and float(norm["ndvi"].std) == ndvi.std()
+    flat = fit_normalization(np.full((2, 4, 4), 300.0), np.full((2, 16, 16), 0.5))
+    assert float(flat["lst"].std) == 1e-3 and float(flat["ndvi"].std) == 1e-3
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,13 +134,15 @@ def test_seeded_sampler_depends_only_on_seed_and_epoch():
 def test_train_model_writes_model_and_history(wald_run):
     path, root = wald_run
     assert path == root / "out" / "model.pt"
-    record = torch.load(path, map_location="cpu", weights_only=False)
-    assert record["spec"]["name"] == "paper_wald" and record["factor"] == 4
-    assert record["model_cfg"] == CFG["model"]
-    assert set(record["norm"]) == {"lst_mean", "lst_std", "ndvi_mean", "ndvi_std"}
-    assert 290 < record["norm"]["lst_mean"] < 330 and record["norm"]["lst_std"] > 0
-    assert record["best_epoch"] in (0, 1)
-    assert record["n_train"] == 10 and record["n_val"] == 4
+    record = load_model_file(path, kind=MODEL_KIND)
+    assert record.arch == {"spec": WALD, "model_cfg": CFG["model"]}
+    assert record.settings["factor"] == 4 and record.settings["epochs_run"] == 2
+    assert set(record.norm) == {"lst", "ndvi"}
+    lst_norm = Normalizer.from_dict(record.norm["lst"])
+    assert 290 < float(lst_norm.mean) < 330 and float(lst_norm.std) > 0
+    assert record.settings["best_epoch"] in (0, 1)
+    assert record.settings["n_train"] == 10 and record.settings["n_val"] == 4
+    assert record.settings["config"] == CFG
     history = pd.read_csv(root / "out" / "history.csv")
     assert list(history.columns) == HISTORY_COLUMNS
     assert history["epoch"].tolist() == [0, 1]
@@ -167,29 +165,29 @@ def test_mixgl_history_has_both_loss_terms(mixgl_run):
     alpha, beta = CFG["mixgl"]["alpha"], CFG["mixgl"]["beta"]
     np.testing.assert_allclose(history["val_loss"], alpha * history["val_mge"] + beta * history["val_mse"],
                                rtol=1e-4)
-    record = torch.load(path, map_location="cpu", weights_only=False)
-    assert record["crop"] == 8 and record["mixgl"]["alpha"] == alpha
+    record = load_model_file(path, kind=MODEL_KIND)
+    assert record.settings["crop"] == 8 and record.settings["mixgl"]["alpha"] == alpha
 
 
 def test_training_is_deterministic(store, wald_run, tmp_path):
     path, _ = wald_run
     again = _run(store, WALD, tmp_path / "again")
-    a = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    b = torch.load(again, map_location="cpu", weights_only=False)["state_dict"]
+    a = load_model_file(path).weights
+    b = load_model_file(again).weights
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     other = _run(store, WALD, tmp_path / "other", seed=1)
-    c = torch.load(other, map_location="cpu", weights_only=False)["state_dict"]
+    c = load_model_file(other).weights
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
 def test_finished_run_is_not_retrained(store, mixgl_run, caplog):
     path, root = mixgl_run
-    before = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    before = load_model_file(path).weights
     with caplog.at_level("INFO"):
         _run(store, MIXGL, root)
     assert "training already complete" in caplog.text
-    after = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    after = load_model_file(path).weights
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
@@ -205,6 +203,12 @@ def test_train_model_rejects_bad_settings_and_stores(store, tmp_path):
         _run(store, WALD, tmp_path / "c", cfg={**CFG, "factor": 2})
     with pytest.raises(InputFileError, match="does not exist"):
         _run(tmp_path / "missing.zarr", WALD, tmp_path / "d")
+    # no code-side defaults: a key missing from the (validated) config is an error
+    with pytest.raises(KeyError, match="mixgl"):
+        _run(store, WALD, tmp_path / "e", cfg={k: v for k, v in CFG.items() if k != "mixgl"})
+    with pytest.raises(ConfigError, match="lst.training: missing key.*min_lr"):
+        _run(store, WALD, tmp_path / "f", cfg={**CFG, "training": {k: v for k, v in CFG["training"].items()
+                                                                    if k != "min_lr"}})
     ds = make_patch_dataset(n_train=3, n_val=1, patch_size=8, seed=0)
     only_train = write_store(ds.isel(patch=slice(0, 3)), tmp_path / "only_train.zarr")
     with pytest.raises(InputFileError, match="no val patch"):
@@ -240,7 +244,8 @@ def test_untrained_model_sharpens_to_the_bicubic_baseline():
     """Zero tail: sharpen() must reproduce scaling.upsample exactly (pads, crops, scales back)."""
     torch.manual_seed(0)
     net = build_model(WALD, {"base_channels": 4, "depth": 3, "res_blocks": 1})
-    model = SharpeningModel(net, WALD, Normalization(301.0, 5.0, 0.4, 0.2), factor=4, device="cpu")
+    norm = {"lst": Normalizer(301.0, 5.0, axis=None), "ndvi": Normalizer(0.4, 0.2, axis=None)}
+    model = SharpeningModel(net, WALD, norm, factor=4, device="cpu")
     coarse, ndvi = _coarse_with_gaps()
     out = model.sharpen(coarse, ndvi, 4)
     expected = upsample(coarse, 4, "bicubic")
@@ -285,5 +290,8 @@ def test_load_model_rejects_foreign_files(tmp_path):
         load_model(junk)
     other = tmp_path / "other.pt"
     torch.save({"weights": 1}, other)
-    with pytest.raises(InputFileError, match="not an eoml lst model"):
+    with pytest.raises(InputFileError, match="other.pt: not an eoml model file"):
         load_model(other)
+    foreign = save_model_file(tmp_path / "foreign.pt", kind="another.net", weights={}, arch={})
+    with pytest.raises(InputFileError, match="not a 'lst.mrunet' model"):
+        load_model(foreign)

@@ -1,11 +1,10 @@
 """Semivariograms, deconvolution (Goovaerts 2008) and area-to-point kriging (eoml.lst.variogram)."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from lst_fields import exponential_field
+from lst_hdf import REAL_MOD11A1
 
 from eoml.lst.scaling import block_mean, upsample
 from eoml.lst.variogram import (
@@ -21,8 +20,7 @@ from eoml.lst.variogram import (
     regularize,
 )
 
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
-MOD11A1 = REALDATA / "MOD11A1" / "MOD11A1.A2021227.h11v05.061.2021228105320.hdf"
+MOD11A1 = REAL_MOD11A1
 
 
 
@@ -231,7 +229,7 @@ def test_atpk_interpolates_a_smooth_field_better_than_replication():
     assert rmse < 0.8 * rmse_rep
 
 
-@pytest.mark.skipif(not MOD11A1.exists(), reason="real MOD11A1 sample not available")
+@pytest.mark.realdata(MOD11A1)
 def test_real_modis_lst_deconvolution_and_atpk():
     from pyhdf.SD import SD
 

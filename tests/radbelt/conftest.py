@@ -6,38 +6,32 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-#: ``shared/realdata`` beside the repository root (real agency files, never copied into the repo).
-RADBELT_REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+from realdata_files import realdata_file
 
 FILL = -1e31
 
 
-def _real_file(relative: str) -> Path:
-    path = RADBELT_REALDATA / relative
-    if not path.is_file():
-        pytest.skip(f"real sample file {relative} not found under {RADBELT_REALDATA} (shared/realdata absent)")
-    return path
+# real sample files: the ``realdata`` fixture (tests/conftest.py) makes their tests real-data tests
 
 
 @pytest.fixture
-def radbelt_real_poes_proc() -> Path:
-    return _real_file("poes/poes_n15_20191024_proc.nc")
+def radbelt_real_poes_proc(realdata) -> Path:
+    return realdata_file("poes/poes_n15_20191024_proc.nc")
 
 
 @pytest.fixture
-def radbelt_real_omni2_ascii() -> Path:
-    return _real_file("OMNI/omni2_2020.dat")
+def radbelt_real_omni2_ascii(realdata) -> Path:
+    return realdata_file("OMNI/omni2_2020.dat")
 
 
 @pytest.fixture
-def radbelt_real_omni2_cdf() -> Path:
-    return _real_file("OMNI/omni2_h0_mrg1hr_20230101_v01.cdf")
+def radbelt_real_omni2_cdf(realdata) -> Path:
+    return realdata_file("OMNI/omni2_h0_mrg1hr_20230101_v01.cdf")
 
 
 @pytest.fixture
-def radbelt_real_hope_cdf() -> Path:
-    return _real_file("RBSP_ECT/rbspa_rel04_ect-hope-PA-L3_20121201_v0.0.0.cdf")
+def radbelt_real_hope_cdf(realdata) -> Path:
+    return realdata_file("RBSP_ECT/rbspa_rel04_ect-hope-PA-L3_20121201_v0.0.0.cdf")
 
 
 def _write_cdf(path: Path, variables: list[tuple]) -> Path:

@@ -1,4 +1,4 @@
-"""radbelt samples: gaps, lead offset, split boundaries, GEO samples, standardisation."""
+"""radbelt samples: gaps, lead offset, split boundaries, GEO samples, L settings."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 from eoml.radbelt.data import (
-    RadbeltDataModule,
-    Standardizer,
     build_geo_samples,
     build_samples,
     select,
@@ -133,57 +131,23 @@ def test_geo_samples(ds):
     assert empty["X"].shape == (0, window, 5) and empty["y"].shape == (0,)
 
 
-def test_standardizer_uses_training_samples_only(ds):
-    s = build_samples(ds, 6, 2, FEATURES, FRACTIONS)
-    train = select(s, "train")
-    std = Standardizer().fit(train["X"], train["y"])
-    flat = train["X"].reshape(-1, 5).astype(np.float64)
-    np.testing.assert_allclose(std.mean, flat.mean(0))
-    np.testing.assert_allclose(std.std, flat.std(0))
-    assert std.y_mean == pytest.approx(float(train["y"].astype(np.float64).mean()))
-    # changing val/test samples changes nothing
-    X = s["X"].copy()
-    X[s["split"] != "train"] += 100.0
-    again = Standardizer().fit(X[s["split"] == "train"], s["y"][s["split"] == "train"])
-    np.testing.assert_array_equal(again.mean, std.mean)
-    z = std.transform(train["X"]).reshape(-1, 5)
-    np.testing.assert_allclose(z.mean(0), 0, atol=1e-4)
-    np.testing.assert_allclose(std.inverse_y(std.transform_y(train["y"])), train["y"], rtol=1e-6)
-    # a constant feature gets std 1; round trip through a dict
-    const = Standardizer().fit(np.ones((10, 3, 2)))
-    np.testing.assert_array_equal(const.std, [1.0, 1.0])
-    back = Standardizer.from_dict(std.to_dict())
-    np.testing.assert_array_equal(back.transform(s["X"]), std.transform(s["X"]))
-
-
-def test_datamodule_shuffles_by_seed_and_epoch():
-    X = np.arange(40, dtype=np.float32).reshape(20, 1, 2)
-    y = np.arange(20, dtype=np.float32)
-
-    def order(seed, epoch):
-        dl = RadbeltDataModule(X, y, X[:4], y[:4], batch_size=8, seed=seed).train_dataloader()
-        dl.sampler.set_epoch(epoch)
-        return np.concatenate([b[1].numpy() for b in dl])
-
-    assert sorted(order(0, 0)) == list(range(20))
-    np.testing.assert_array_equal(order(0, 1), order(0, 1))
-    assert not np.array_equal(order(0, 1), order(0, 2))
-    assert not np.array_equal(order(0, 1), order(1, 1))
-
-
-def test_standardizer_scales_the_target_per_group():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, 4, 2))
-    groups = np.repeat([0, 1, 2], 100)
-    y = np.concatenate([rng.normal(1.0, 0.01, 100), rng.normal(3.0, 1.0, 100), rng.normal(-2.0, 5.0, 100)])
-    std = Standardizer().fit(X, y, groups=groups)
-    z = std.transform_y(y, groups)
-    for g in range(3):
-        assert abs(z[groups == g].mean()) < 1e-5
-        assert abs(z[groups == g].std() - 1.0) < 1e-4
-    np.testing.assert_allclose(std.inverse_y(z, groups), y, rtol=1e-5, atol=1e-6)
-    # unseen group falls back to the pooled statistics; the round trip survives to_dict/from_dict
-    back = Standardizer.from_dict(std.to_dict())
-    np.testing.assert_allclose(back.inverse_y(np.zeros(1), np.array([7])), [y.mean()])
-    with pytest.raises(ValueError, match="groups"):
-        std.transform_y(y)
+def test_L_settings_not_in_the_store_use_the_nearest_shell(caplog):
+    """A store of L = 4.0-4.2 (+ GEO): cross_L_e2 and geo_input_L = 4.6 take L = 4.2, and say so."""
+    narrow = make_store_dataset(n_time=120, L=(4.0, 4.1, 4.2), seed=3)
+    cfg = {**FEATURES, "cross_L_e2": 4.6}
+    with caplog.at_level("WARNING", logger="eoml.radbelt.data"):
+        s = build_samples(narrow, 4, 1, cfg, FRACTIONS)
+        g = build_geo_samples(narrow, 4, 1, cfg, FRACTIONS)
+    assert "log10_e2_L4.2" in s["feature_names"] and g["feature_names"][0] == "log10_e2_L4.2"
+    e2 = narrow["log10_e2"].values
+    i_issue = _index(narrow, s["t_issue"])
+    cross = s["feature_names"].index("log10_e2_L4.2")
+    np.testing.assert_allclose(s["X"][:, -1, cross], e2[i_issue, 2].astype(np.float32))
+    assert len(g["y"]) > 0
+    for key in ("cross_L_e2", "geo_input_L"):
+        assert (f"radbelt.features.{key} = 4.6 is not an L-shell of the store (it holds L = 4-4.2); "
+                "using the nearest, L = 4.2") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="eoml.radbelt.data"):
+        build_geo_samples(make_store_dataset(n_time=60, L=(4.0, 4.6), seed=3), 4, 1, FEATURES, FRACTIONS)
+    assert caplog.text == ""  # a configured L the store holds: nothing to say

@@ -289,3 +289,29 @@ def test_spearman_from_store(tmp_path):
     df = pd.read_csv(tmp_path / "sp.csv")
     assert list(df["input"].unique()) == ["log10_e2", "log10_p6", "sw_speed"]
     assert len(df) == 3 * 3 * 4  # inputs x lags x (2 L + GEO + mean)
+
+
+def test_spearman_geo_inputs_from_the_nearest_regular_shell(caplog):
+    """geo_input_L not in the store: the GEO row uses the nearest non-GEO shell, never GEO itself."""
+    rng = np.random.default_rng(5)
+    n, L = 300, np.array([4.0, 4.1, 6.6])
+    x = rng.normal(size=(n, L.size))
+    y = x.copy()
+    y[:, 2] = x[:, 1]  # GEO follows the inputs at L = 4.1
+    ds = xr.Dataset(
+        {"log10_flux_1mev": (("time", "L"), y), "log10_e2": (("time", "L"), x)},
+        coords={"time": pd.date_range("2019-01-01", periods=n, freq="5h").values, "L": L},
+        attrs={"geo_L": 6.6, "bin_hours": 5},
+    )
+    with caplog.at_level("WARNING", logger="eoml.radbelt.grid"):
+        df = spearman_lags(ds, 0, inputs=("log10_e2",), geo_input_L=6.0)  # 6.0 is nearer GEO than 4.1
+    assert df.loc[df["L"] == "GEO", "rho"].iloc[0] == pytest.approx(1.0)
+    assert "radbelt.features.geo_input_L = 6 is not an L-shell of the store (it holds L = 4-4.1); using the " \
+        "nearest, L = 4.1" in caplog.text
+
+
+def test_onset_window_shorter_than_a_bin_names_the_key():
+    obs = xr.DataArray(np.zeros((10, 1)), dims=("time", "L"),
+                       coords={"time": pd.date_range("2019-01-01", periods=10, freq="5h").values, "L": [4.0]})
+    with pytest.raises(ValueError, match=r"radbelt.onset.window_hours = 2 is shorter than one 5 h bin"):
+        detect_onsets(obs, window_hours=2, bin_hours=5)

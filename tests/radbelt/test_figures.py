@@ -85,3 +85,73 @@ def test_plot_spearman(inputs, tmp_path):
     out = tmp_path / "sp.png"
     figures.plot_spearman(d / "spearman.csv", out)
     _check(out)
+
+
+# --------------------------------------------------------------------------------------------
+# predictions that hold only a few L-shells (e.g. LANL files with L = 4.0-4.2)
+
+
+def test_nearest_shells():
+    axis = np.array([4.0, 4.1, 4.2, 6.6])
+    # 5.5 is nearer GEO (6.6) than 4.2, but a regular shell stands in for a regular L
+    assert figures.nearest_shells([3.5, 4.5, 5.5], axis, 6.6) == [(0, [3.5]), (2, [4.5, 5.5])]
+    assert figures.nearest_shells([4.1, 6.6, 4.12], axis, 6.6) == [(1, [4.1, 4.12]), (3, [6.6])]
+    assert figures.nearest_shells([5.0], np.array([6.6]), 6.6) == [(0, [5.0])]
+    with pytest.raises(ValueError, match="no L-shell"):
+        figures.nearest_shells([4.0], np.array([]), 6.6)
+
+
+@pytest.fixture(scope="module")
+def narrow(tmp_path_factory):
+    """Predictions (two models) and onsets on L = 4.0, 4.1, 4.2 only."""
+    d = tmp_path_factory.mktemp("narrow")
+    L = np.array([4.0, 4.1, 4.2])
+    rng = np.random.default_rng(1)
+    obs = 2.0 + 0.5 * np.sin(np.arange(T)[:, None] / 9.0) + 0.1 * L[None, :]
+    obs[60:, :] += 1.5
+    da = lambda v: xr.DataArray(v, dims=("time", "L"), coords={"time": TIMES, "L": L})  # noqa: E731
+    paths = [write_predictions(d / f"{m}.nc", forecast=da(obs + rng.normal(scale=0.1, size=obs.shape)),
+                               observed=da(obs), split=labels(), model=m, lead_bins=5, bin_hours=5)
+             for m in ("persistence", "mlp")]
+    evaluate(paths, d / "pe.csv", d / "onsets.csv", {"onset": {"factor": 10.0, "window_hours": 25}})
+    return d, paths
+
+
+def test_timeseries_on_L_4_0_to_4_2_uses_the_nearest_shells(narrow, tmp_path, caplog, monkeypatch):
+    d, paths = narrow
+    texts = []
+    real_text = figures.plt.Axes.text
+
+    def spy(self, x, y, s, *args, **kwargs):
+        texts.append(s)
+        return real_text(self, x, y, s, *args, **kwargs)
+
+    monkeypatch.setattr(figures.plt.Axes, "text", spy)
+    titles = []
+    real_title = figures.plt.Axes.set_title
+    monkeypatch.setattr(figures.plt.Axes, "set_title",
+                        lambda self, label, *a, **k: titles.append(label) or real_title(self, label, *a, **k))
+    out = tmp_path / "ts.png"
+    with caplog.at_level("WARNING", logger="eoml.radbelt.figures"):
+        assert figures.plot_timeseries(paths, d / "onsets.csv", out, [3.5, 4.5, 5.5], 25) == out
+    _check(out)
+    panels = [t for t in texts if t.startswith("L = ")]
+    assert panels == ["L = 4.0 (nearest to the requested L = 3.5)", "L = 4.2 (nearest to the requested L = 4.5, 5.5)"]
+    assert any("nearest shell shown" in t for t in titles)
+    assert "L = 3.5 not in the predictions (they hold L = 4.0, 4.1, 4.2); drawing L = 4.0" in caplog.text
+    assert "L = 4.5, 5.5 not in the predictions" in caplog.text
+
+    # shells the predictions hold are drawn as asked, without a note
+    texts.clear()
+    figures.plot_timeseries(paths, d / "onsets.csv", tmp_path / "ts2.png", [4.0, 4.2], 25)
+    assert [t for t in texts if t.startswith("L = ")] == ["L = 4.0", "L = 4.2"]
+
+
+def test_maps_and_pe_on_L_4_0_to_4_2(narrow, tmp_path):
+    d, paths = narrow
+    _check(figures.plot_lt_maps(paths, tmp_path / "maps.png", 25))
+    _check(figures.plot_pe_vs_L(d / "pe.csv", tmp_path / "pe.png"))
+    fig, ax = figures.plt.subplots()
+    figures._L_ticks(ax, np.array([4.1, 4.2, 4.3, 6.6]), 6.6)  # no integer L inside: tick the shells
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["4.1", "4.2", "4.3", "GEO"]
+    figures.plt.close(fig)

@@ -21,6 +21,7 @@ from eoml.radbelt import ingest
 from eoml.radbelt.grid import L_centers, bin_start_times, time_bin_index
 from eoml.radbelt.ingest import STORE_VARIABLES, bin_file, combine, ingest_premeve
 
+from realdata_files import realdata_file
 from synthetic import GRID  # tests/radbelt is on sys.path
 L = L_centers(GRID)
 NAN = np.nan
@@ -146,7 +147,7 @@ def test_rbsp_energy_and_omni_plain_mean(fake, tmp_path):
     parts = [_bin(fake, tmp_path, "rbsp.cdf", "rbsp_mageis", energy_kev=750.0),
              _bin(fake, tmp_path, "omni2_2019.dat", "omni2_ascii")]
     assert fake.calls[0] == ("rbsp.cdf", "rbsp_mageis", {"energy_kev": 750.0})
-    assert fake.calls[1] == ("omni2_2019.dat", "omni2_ascii", {})
+    assert fake.calls[1] == ("omni2_2019.dat", "omni2_ascii", {"on_bad_record": "error"})
     with xr.open_dataset(parts[1]) as p:
         assert p["sw_speed_sum"].dims == ("tbin",)
         assert p["sw_speed_sum"].values.tolist() == [900.0]
@@ -394,13 +395,11 @@ def test_combine_400_partials_fast(fake, tmp_path):
 # --------------------------------------------------------------------------------------------
 # real sample files through the real readers (shared/realdata, next to the project root)
 
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 
-
-@pytest.mark.skipif(not REALDATA.is_dir(), reason="shared/realdata sample files are not on this machine")
+@pytest.mark.realdata
 def test_real_poes_and_omni_files(tmp_path):
-    poes = REALDATA / "poes" / "poes_n15_20191024_proc.nc"
-    omni = REALDATA / "OMNI" / "omni2_2020.dat"
+    poes = realdata_file("poes/poes_n15_20191024_proc.nc")
+    omni = realdata_file("OMNI/omni2_2020.dat")
     parts = [bin_file(poes, "poes", tmp_path / "poes.nc", GRID), bin_file(omni, "omni2_ascii", tmp_path / "omni.nc", GRID)]
     with xr.open_dataset(parts[0]) as p:
         assert p.attrs["source_sha256"] == hashlib.sha256(poes.read_bytes()).hexdigest()
@@ -485,3 +484,102 @@ def test_ingest_premeve_missing_kind(premeve_dir, tmp_path):
     assert not (tmp_path / "store.zarr").exists()
     with pytest.raises(InputFileError, match="nowhere"):
         ingest_premeve(tmp_path / "nowhere", tmp_path / "store.zarr", GRID)
+
+
+# --------------------------------------------------------------------------------------------
+# on_bad_file: skip acts on a bad line of a line-based file; a required variable left empty fails
+
+FEATURES = {"channels": ["e2", "e3", "p6"], "sw_speed": True, "cross_L_e2": None, "delta_e2": False,
+            "geo_input_L": 4.6}
+
+
+def test_garbled_omni_line_skips_the_line_not_the_year(tmp_path, caplog):
+    """The real OMNI2 reader through bin_file: with skip the year keeps its good hours."""
+    from omni2_text import omni2_text
+
+    lines = omni2_text(2019, [400.0 + k for k in range(10)]).splitlines()
+    lines[3] = lines[3][:50]
+    raw = tmp_path / "omni2_2019.dat"
+    raw.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputFileError, match=r"omni2_2019\.dat: line 4 has 50 characters"):
+        bin_file(raw, "omni2_ascii", tmp_path / "p_err.nc", GRID)
+    with caplog.at_level(logging.WARNING):
+        part = bin_file(raw, "omni2_ascii", tmp_path / "p.nc", GRID, on_bad_file="skip")
+    assert "skipping line 4" in caplog.text
+    with xr.open_dataset(part) as p:
+        assert int(p["sw_speed_count"].sum()) == 9
+        assert "skipped" not in p.attrs and "skipped_files" not in p.attrs
+        assert p.attrs["skipped_records"].startswith("omni2_2019.dat: line 4: has 50 characters")
+    ds = xr.open_zarr(combine([part], tmp_path / "s.zarr", GRID)).load()
+    assert ds.attrs["skipped_files"] == []
+    assert len(ds.attrs["skipped_records"]) == 1 and ds.attrs["skipped_records"][0].startswith("omni2_2019.dat: line 4")
+    assert np.isfinite(ds["sw_speed"].values).all()
+
+
+def _day(fake, tmp_path, omni):
+    """A day's RBSP + POES partial and an OMNI partial (the OMNI file as ``omni``)."""
+    t = [T("2019-01-01T01:00"), T("2019-01-01T06:00")]
+    fake.add("rbsp_20190101_.cdf", _rbsp(t, [4.0, 4.0], [1e3, 2e3]))
+    fake.add("poes_n15_20190101_proc.nc", _poes(t, [4.0, 4.0], [1e5, 1e5], [1e4, 1e4], [NAN, NAN]))
+    fake.add("omni2_2019.dat", omni)
+    day = bin_files_([("rbsp_20190101_.cdf", "rbsp_mageis"), ("poes_n15_20190101_proc.nc", "poes")],
+                     fake, tmp_path / "day.nc", on_bad_file="skip")
+    return [day, _bin(fake, tmp_path, "omni2_2019.dat", "omni2_ascii", on_bad_file="skip")]
+
+
+def bin_files_(names, fake, out, **kw):
+    return ingest.bin_files([(fake.dir / n, k) for n, k in names], out, GRID, **kw)
+
+
+def test_combine_refuses_an_empty_required_variable(fake, tmp_path):
+    bad = InputFileError("omni2_2019.dat", "line 7 is not an OMNI2 record")
+    parts = _day(fake, tmp_path, bad)
+    features = {**FEATURES, "channels": ["e2", "e3"]}  # p6 is all NaN in this store, and not used
+    with pytest.raises(InputFileError) as err:
+        combine(parts, tmp_path / "s.zarr", GRID, features=features)
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path / 's.zarr'}: not written")
+    assert "sw_speed (the solar-wind speed; radbelt.features.sw_speed is true) has no valid value" in msg
+    assert "Skipped: omni2_2019.dat: line 7 is not an OMNI2 record" in msg
+    assert "set radbelt.features.sw_speed: false" in msg and "log10_e2" not in msg
+    assert not (tmp_path / "s.zarr").exists()
+
+    # the same from the config section the rule passes (features among its keys)
+    with pytest.raises(InputFileError, match="sw_speed .* has no valid value"):
+        combine(parts, tmp_path / "s.zarr", GRID, config={"grid": GRID, "energy_kev": 1000.0, "features": features})
+    # a configured channel without a single value, nothing skipped: named, with what to change
+    with pytest.raises(InputFileError, match=r"log10_p6 \(POES P6; radbelt.features.channels includes p6\) has no "
+                                             r"valid value: no raw file was skipped for it.*remove p6 from"):
+        combine(parts, tmp_path / "s.zarr", GRID, features={**FEATURES, "sw_speed": False})
+    # without sw_speed and p6 the store is written; without features nothing is checked
+    combine(parts, tmp_path / "ok.zarr", GRID, features={**features, "sw_speed": False})
+    skipped = xr.open_zarr(tmp_path / "ok.zarr").attrs["skipped_files"]
+    assert skipped == ["omni2_2019.dat: line 7 is not an OMNI2 record"]
+    combine(parts, tmp_path / "unchecked.zarr", GRID)
+
+
+def test_skipped_file_in_a_day_group_is_named_for_its_variable(fake, tmp_path):
+    t = [T("2019-01-01T01:00")]
+    fake.add("rbsp_20190101_.cdf", InputFileError("rbsp_20190101_.cdf", "truncated CDF"))
+    fake.add("poes_n15_20190101_proc.nc", _poes(t, [4.0], [1e5], [1e4], [1e2]))
+    fake.add("omni2_2019.dat", _omni(t, [400.0]))
+    day = bin_files_([("rbsp_20190101_.cdf", "rbsp_mageis"), ("poes_n15_20190101_proc.nc", "poes")],
+                     fake, tmp_path / "day.nc", on_bad_file="skip")
+    with xr.open_dataset(day) as p:
+        assert p.attrs["skipped_kinds"] == "rbsp_mageis"
+    omni = _bin(fake, tmp_path, "omni2_2019.dat", "omni2_ascii")
+    with pytest.raises(InputFileError, match=r"log10_flux_1mev \(the 1 MeV target flux; the forecast target, always "
+                                             r"required\) has no valid value: every one of the RBSP MagEIS files "
+                                             r"\(radbelt.raw.rbsp\) was skipped .*Skipped: rbsp_20190101_.cdf: "
+                                             r"truncated CDF"):
+        combine([day, omni], tmp_path / "s.zarr", GRID, features=FEATURES)
+
+
+def test_premeve_required_variable(premeve_dir, tmp_path):
+    omni = premeve_dir / "Input_data_OMNI_2013.txt"
+    omni.write_text(omni.read_text().replace(" 400 ", " 9999 ").replace(" 550 ", " 9999 "))
+    with pytest.raises(InputFileError, match=r"sw_speed .* no valid value: no raw file was skipped for it: the "
+                                             r"Input_data_OMNI_\* files hold no valid value"):
+        ingest_premeve(premeve_dir, tmp_path / "store.zarr", GRID, features=FEATURES)
+    assert not (tmp_path / "store.zarr").exists()
+    ingest_premeve(premeve_dir, tmp_path / "store.zarr", GRID, config={"features": {**FEATURES, "sw_speed": False}})

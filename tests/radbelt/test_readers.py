@@ -465,3 +465,57 @@ def test_guess_kind_unknown_and_read_any(radbelt_real_omni2_ascii):
     ds = readers.read_any(radbelt_real_omni2_ascii, readers.guess_kind(radbelt_real_omni2_ascii))
     assert ds.sw_speed.values[0] == 295.0
     assert set(readers.KINDS) == {"rbsp_mageis", "poes", "omni2_ascii", "omni_cdf"}
+
+
+# --------------------------------------------------------------------------------------------
+# OMNI2 ASCII: a bad line is a bad record, not a bad file
+
+
+def _garbled_omni2(tmp_path):
+    from omni2_text import omni2_text  # tests/radbelt is on sys.path
+
+    lines = omni2_text(2019, [400.0, 410.0, 420.0, 430.0, 440.0, 450.0]).splitlines()
+    lines[2] = lines[2][:100]  # truncated record
+    start = int(readers._OMNI2_STARTS[24])  # word 25, the flow speed
+    lines[4] = lines[4][:start] + "4#0.0 " + lines[4][start + 6:]  # a speed that is not a number
+    path = tmp_path / "omni2_2019.dat"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_omni2_garbled_line_skip_keeps_the_other_records(tmp_path, caplog):
+    path = _garbled_omni2(tmp_path)
+    with caplog.at_level("WARNING", logger="eoml.radbelt.readers"):
+        ds = readers.read_omni2_ascii(path, on_bad_record="skip")
+    assert ds.sizes["time"] == 4
+    np.testing.assert_array_equal(ds.sw_speed.values, [400.0, 410.0, 430.0, 450.0])
+    hours = (ds.time.values - np.datetime64("2019-01-01T00", "ns")) / np.timedelta64(1, "h")
+    assert hours.tolist() == [0, 1, 3, 5]
+    records = ds.attrs["skipped_records"].split("\n")
+    assert len(records) == 2 and records[0].startswith("line 3: has 100 characters")
+    assert records[1].startswith("line 5: is not an OMNI2 record")
+    assert f"{path}: skipping line 3" in caplog.text and f"{path}: skipping line 5" in caplog.text
+
+
+def test_omni2_garbled_line_error_names_file_and_line(tmp_path):
+    path = _garbled_omni2(tmp_path)
+    with pytest.raises(InputFileError, match=r"omni2_2019\.dat: line 3 has 100 characters.*327"):
+        readers.read_omni2_ascii(path)
+    path.write_text("\n".join(line for k, line in enumerate(path.read_text().splitlines()) if k != 2) + "\n")
+    with pytest.raises(InputFileError, match=r"omni2_2019\.dat: line 4 is not an OMNI2 record"):
+        readers.read_omni2_ascii(path, on_bad_record="error")
+    with pytest.raises(ValueError, match="on_bad_record"):
+        readers.read_omni2_ascii(path, on_bad_record="ignore")
+
+
+def test_omni2_every_line_bad_or_bad_time(tmp_path):
+    from omni2_text import omni2_line  # tests/radbelt is on sys.path
+
+    path = tmp_path / "omni2_2019.dat"
+    path.write_bytes(b"\xff\xfe not ascii\n" + b"x" * 40 + b"\n")
+    with pytest.raises(InputFileError, match=r"no OMNI2 record \(2 bad lines skipped, the first: line 1 not ASCII"):
+        readers.read_omni2_ascii(path, on_bad_record="skip")
+    path.write_text(omni2_line(2019, 1, 0, 400) + "\n" + omni2_line(2019, 367, 0, 400) + "\n")
+    with pytest.raises(InputFileError, match=r"line 2 has an invalid year/day/hour \(2019 367 0\)"):
+        readers.read_omni2_ascii(path)
+    assert readers.read_omni2_ascii(path, on_bad_record="skip").sizes["time"] == 1

@@ -16,18 +16,19 @@ import torch
 import xarray as xr
 from synthetic import make_store_dataset, write_store  # tests/radbelt is on sys.path
 
-from eoml.core.errors import ConfigError
+from eoml.core.errors import ConfigError, InputFileError
+from eoml.core.modelfile import load_model_file
+from eoml.core.training import count_parameters
 from eoml.radbelt.models import (
     CNN1D,
     MLP,
     LinearRegPerL,
     LSTMNet,
     build_model,
-    count_parameters,
     fit_linreg,
     predict_linreg,
 )
-from eoml.radbelt.train import fit_linreg_predictions, train_neural
+from eoml.radbelt.train import MODEL_KIND, TargetScaling, fit_linreg_predictions, train_neural
 
 LEAD = 2  # bins; the synthetic target lags its drivers by 3 bins
 CFG = {
@@ -152,19 +153,52 @@ def test_predictions_layout(mlp_run, store):
     np.testing.assert_array_equal(pred["observed"].values[finite], ds["log10_flux_1mev"].values[finite])
     # the first window + lead bins cannot have a forecast
     assert not finite[: CFG["window"] - 1 + LEAD].any()
-    # model.pt and history.csv; checkpoints live outside out_dir
-    saved = torch.load(root / "out" / "model.pt", weights_only=False)
-    assert set(saved["nets"]) == {"Lshells", "geo"} and saved["config"]["window"] == CFG["window"]
-    net = build_model("mlp", CFG["window"], 5)
-    net.load_state_dict(saved["nets"]["Lshells"]["state_dict"])
+    # model.pt (the core model file) and history.csv; checkpoints live outside out_dir
+    saved = load_model_file(root / "out" / "model.pt", kind=MODEL_KIND)
+    assert set(saved.arch["nets"]) == {"Lshells", "geo"} and saved.arch["window"] == CFG["window"]
+    assert saved.settings["config"]["window"] == CFG["window"] and saved.settings["seed"] == 0
+    assert saved.settings["best_epoch"] == {"Lshells": attrs["best_epoch"], "geo": attrs["best_epoch_geo"]}
+    nets = torch.nn.ModuleDict({name: build_model("mlp", CFG["window"], spec["n_features"])
+                                for name, spec in saved.arch["nets"].items()})
+    nets.load_state_dict(saved.weights)
     best = torch.load(root / "ckpt" / "Lshells" / "best.ckpt", weights_only=False)["state_dict"]
-    for k, v in net.state_dict().items():
+    for k, v in nets["Lshells"].state_dict().items():
         assert torch.equal(v, best[f"model.{k}"])
+    assert set(saved.norm["Lshells"]) == {"x", "y"} and len(saved.norm["Lshells"]["x"]["mean"]) == 5
+    with pytest.raises(InputFileError, match="not a 'other.kind' model"):
+        load_model_file(root / "out" / "model.pt", kind="other.kind")
     history = pd.read_csv(root / "out" / "history.csv")
     assert list(history.columns) == ["net", "epoch", "train_loss", "val_loss", "lr"]
     assert set(history["net"]) == {"Lshells", "geo"}
     assert history[history["net"] == "Lshells"]["val_loss"].idxmin() == attrs["best_epoch"]
     assert not list((root / "out").rglob("*.ckpt"))
+
+
+def test_target_scaling_per_L_shell():
+    rng = np.random.default_rng(1)
+    groups = np.repeat([0, 1, 2], 50)
+    y = np.where(groups == 0, 2.0, 5.0) + np.where(groups == 2, 3.0, 0.5) * rng.standard_normal(150)
+    scaling = TargetScaling.fit(y, groups)
+    z = scaling.transform(y, groups)
+    assert z.dtype == np.float32
+    for g in range(3):  # every L-shell standardised on its own
+        assert z[groups == g].mean() == pytest.approx(0.0, abs=1e-6)
+        assert z[groups == g].std() == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(scaling.inverse(z, groups), y, rtol=1e-6)
+    # an L-shell unseen in training uses the pooled statistics
+    np.testing.assert_allclose(scaling.transform(np.array([y.mean()]), np.array([7])), [0.0], atol=1e-6)
+    # a constant L-shell is only centred
+    const = TargetScaling.fit(np.ones(4), np.zeros(4))
+    assert const.groups[0].std == 1.0
+
+
+def test_missing_config_key_is_an_error_not_a_default(store, tmp_path):
+    cfg = {**CFG, "training": {k: v for k, v in CFG["training"].items() if k != "lr_factor"}}
+    with pytest.raises(ConfigError, match="radbelt.training: missing key.*lr_factor"):
+        train_neural(store, "mlp", LEAD, 0, tmp_path / "out", tmp_path / "ckpt", cfg)
+    with pytest.raises(KeyError, match="window"):
+        train_neural(store, "mlp", LEAD, 0, tmp_path / "out", tmp_path / "ckpt",
+                     {k: v for k, v in CFG.items() if k != "window"})
 
 
 def test_checkpoints_must_be_outside_outputs(store, tmp_path):
@@ -217,6 +251,9 @@ def _logged_epochs(metrics) -> int:
     return int(table.dropna(subset=["train_loss"])["epoch"].nunique())
 
 
+# the suite's one subprocess kill-and-resume test (core's resume logic is tested in-process in
+# tests/core/test_training.py); slow: a fresh interpreter imports torch + Lightning (~25 s)
+@pytest.mark.slow
 def test_killed_job_resumes_from_last_checkpoint(mlp_run, store, tmp_path, caplog):
     out, ckpt = tmp_path / "out", tmp_path / "ckpt"
     last = ckpt / "Lshells" / "last.ckpt"

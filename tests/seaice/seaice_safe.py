@@ -8,8 +8,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from realdata_files import REALDATA
 
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 S1_ZIP = REALDATA / "S1" / "S1A_IW_GRDH_1SDV_20210119T031653_20210119T031718_036201_043ED0_8255.zip"
 
 #: (line, pixel, DN) written into the synthetic VV/VH measurement (all other pixels are 0 = no data)

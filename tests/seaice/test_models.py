@@ -9,13 +9,14 @@ import pytest
 import torch
 import torchvision
 
+from eoml.core import backbones
+from eoml.core.backbones import checkpoint_name, efficientnet_lite0_weights_path
 from eoml.core.errors import ConfigError, EomlError, InputFileError
 from eoml.seaice.models import (
+    ENCODER_CUTS,
     MissingWeightsError,
     build_segmenter,
     count_parameters,
-    efficientnet_lite0_weights_path,
-    resnet18_checkpoint_name,
 )
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -39,7 +40,16 @@ def fake_torch_home(tmp_path, monkeypatch) -> tuple[Path, dict]:
 
 
 def test_checkpoint_name():
-    assert resnet18_checkpoint_name() == "resnet18-f37072fd.pth"
+    assert checkpoint_name("resnet18") == "resnet18-f37072fd.pth"
+
+
+def test_encoders_are_core_backbones_cut_at_stride_16():
+    assert MissingWeightsError is backbones.MissingWeightsError
+    for encoder, channels in (("resnet18", 256), ("efficientnet_lite0", 112)):
+        enc = build_segmenter(encoder, "random").encoder
+        assert isinstance(enc, backbones.Backbone)
+        assert (enc.cut, enc.out_channels, enc.output_stride) == (ENCODER_CUTS[encoder], channels, 16)
+    assert ENCODER_CUTS["efficientnet_lite0"] == backbones.DEPTHS["efficientnet_lite0"]["intermediate"]
 
 
 def test_resnet18_imagenet_loads_checkpoint_tensors(fake_torch_home):

@@ -31,7 +31,7 @@ from eoml.seaice.readers import (
     to_db,
 )
 
-pytestmark = pytest.mark.skipif(not S1_ZIP.exists(), reason="real Sentinel-1 sample absent")
+pytestmark = pytest.mark.realdata(S1_ZIP)
 STEP = 50
 
 

@@ -10,10 +10,12 @@ import pytest
 import torch
 import xarray as xr
 
+from eoml.core.errors import InputFileError
+from eoml.core.modelfile import load_model_file, save_model_file
 from eoml.core.store import write_store
 from eoml.seaice.models import MissingWeightsError
 from eoml.seaice.train import (
-    _tile_spans,
+    MODEL_KIND,
     load_segmenter,
     predict_scene,
     predict_scenes,
@@ -93,7 +95,7 @@ def test_normalisation_from_training_pixels(tmp_path):
         hh[H // 2:] = 1000.0
     s = {"a": _scene(tmp_path / "a.zarr", 1), "h": _scene(tmp_path / "h.zarr", 2, label_fill=mark)}
     split = {"test": [], "half": ["h"], "train": ["a"], "half_val": "bottom"}
-    data = sample_patches(s, split, n_per_scene=2, patch_size=16, seed=0)
+    data = sample_patches(s, split, n_per_scene=2, patch_size=16, max_invalid=0.3, seed=0)
     from eoml.core.store import open_store
     a = open_store(s["a"])["hh_db"].values.astype(np.float64)
     h = open_store(s["h"])["hh_db"].values.astype(np.float64)[: H // 2]
@@ -108,7 +110,7 @@ def test_invalid_fraction_filter(tmp_path):
         label[:, : W // 2] = 255
     s = {"a": _scene(tmp_path / "a.zarr", 1, label_fill=ignore_left,
                      nan_box=(slice(0, H), slice(W // 2, W // 2 + 4)))}
-    split = {"test": [], "half": [], "train": ["a"]}
+    split = {"test": [], "half": [], "train": ["a"], "half_val": "top"}
     strict = sample_patches(s, split, n_per_scene=200, patch_size=16, max_invalid=0.0, seed=0)
     loose = sample_patches(s, split, n_per_scene=200, patch_size=16, max_invalid=1.0, seed=0)
     assert len(loose["train"]["y"]) == 200
@@ -141,10 +143,11 @@ def trained(stores, tmp_path_factory):
 
 def test_train_writes_outputs(trained):
     assert trained.name == "model.pt" and trained.exists()
-    record = torch.load(trained, map_location="cpu", weights_only=False)
-    assert record["encoder"] == "efficientnet_lite0" and record["init"] == "random"
-    assert record["epochs_run"] == 2 and record["best_epoch"] in (0, 1)
-    assert len(record["norm"]["mean"]) == 3
+    record = load_model_file(trained, kind=MODEL_KIND)
+    assert record.arch["encoder"] == "efficientnet_lite0" and record.settings["init"] == "random"
+    assert record.settings["epochs_run"] == 2 and record.settings["best_epoch"] in (0, 1)
+    assert len(record.norm["mean"]) == 3 and record.norm["axis"] == 0
+    assert record.settings["config"] == CFG
     hist = pd.read_csv(trained.parent / "history.csv")
     assert list(hist["epoch"]) == [0, 1]
     assert {"train_loss", "val_loss", "train_acc", "val_acc"} <= set(hist.columns)
@@ -153,8 +156,8 @@ def test_train_writes_outputs(trained):
 
 def test_train_deterministic(stores, trained, tmp_path):
     again = train_segmenter(stores, "efficientnet_lite0", "random", 0, tmp_path / "out", tmp_path / "ckpt", CFG)
-    a = torch.load(trained, map_location="cpu", weights_only=False)["state_dict"]
-    b = torch.load(again, map_location="cpu", weights_only=False)["state_dict"]
+    a = load_model_file(trained).weights
+    b = load_model_file(again).weights
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -166,15 +169,10 @@ def test_missing_imagenet_weights(stores, tmp_path):
     assert not (tmp_path / "out" / "model.pt").exists()
 
 
-def test_tile_spans_cover_once():
-    for n, tile, ov in ((64, 64, 8), (100, 48, 8), (97, 32, 4), (40, 64, 8)):
-        spans = _tile_spans(n, tile, ov)
-        covered = np.concatenate([np.arange(lo, hi) for _, lo, hi in spans])
-        assert np.array_equal(covered, np.arange(n))
-        for s, lo, hi in spans:
-            assert s <= lo and hi <= s + tile
-            assert lo == 0 or lo >= s + ov
-            assert hi == n or hi <= s + tile - ov
+def test_load_segmenter_names_a_foreign_model_file(tmp_path):
+    other = save_model_file(tmp_path / "other.pt", kind="another.net", weights={}, arch={})
+    with pytest.raises(InputFileError, match="other.pt: holds a 'another.net' model, not a 'seaice.segmenter'"):
+        load_segmenter(other)
 
 
 def test_predict_scene_tiled_and_nan(stores, trained, tmp_path):

@@ -1,7 +1,9 @@
-"""The ``eoml`` command line. Each study adds its sub-commands with ``register(subparsers)``.
+"""The ``eoml`` command line: ``eoml <study> <step> ...``, one sub-command per workflow step.
 
-Workflow rules call these commands (``python -m eoml <study> <command> ...``); they are also
-usable on their own, e.g. ``eoml radbelt demo --out-dir /tmp/demo``.
+Workflow rules call these commands (``python -m eoml <study> <step> ...``); they are also usable
+on their own, e.g. ``eoml radbelt demo --out-dir /tmp/demo``. Each registered study (see
+:mod:`eoml.core.studies`) lists its steps in a :class:`StudyCommands` table named ``COMMANDS`` in
+its ``cli.py``; this module turns the tables into sub-commands.
 """
 
 from __future__ import annotations
@@ -10,21 +12,84 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from eoml import __version__
 from eoml.core.errors import EomlError
 
-STUDIES = ("radbelt", "lst", "seaice")
-
 log = logging.getLogger("eoml")
 
 
-def _config_commands(subparsers) -> None:
-    parser = subparsers.add_parser("config", help="validate a workflow configuration file")
-    sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("validate", help="validate a config file and print it with defaults")
-    check.add_argument("path", help="YAML config file")
-    check.set_defaults(func=_validate_config)
+def arg(*flags: str, **kwargs: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """One argument of a step, as ``argparse.add_argument`` takes it."""
+    return flags, kwargs
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    func: Callable[[argparse.Namespace], None]
+    help: str
+    arguments: tuple
+    config: bool
+    threads: bool
+
+
+@dataclass
+class StudyCommands:
+    """A study's step table. Each step is a function of the parsed arguments::
+
+        COMMANDS = StudyCommands()
+
+        @COMMANDS.step("train", "train one model", arg("--store", required=True), threads=True)
+        def _train(args):
+            train(args.store, args.cfg)
+
+    ``config=True`` (the default) adds ``--config-json`` (the config keys the step reads, as JSON)
+    and hands the parsed object to the step as ``args.cfg``; ``threads=True`` adds ``--threads``
+    (default 1) and sets torch's thread count before the step runs.
+    """
+
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    def step(self, name: str, help: str, *arguments, config: bool = True, threads: bool = False):
+        def register(func):
+            if name in self.steps:
+                raise ValueError(f"step {name!r} registered twice")
+            self.steps[name] = Step(name, func, help, arguments, config, threads)
+            return func
+
+        return register
+
+    def add_to(self, parser: argparse.ArgumentParser, study: str) -> None:
+        sub = parser.add_subparsers(dest="command", required=True)
+        for step in self.steps.values():
+            p = sub.add_parser(step.name, help=step.help, description=step.help)
+            for flags, kwargs in step.arguments:
+                p.add_argument(*flags, **kwargs)
+            if step.config:
+                p.add_argument("--config-json", required=True,
+                               help=f"the {study} config keys this step reads, as JSON")
+            if step.threads:
+                p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+            p.set_defaults(func=_runner(step))
+
+
+def _runner(step: Step) -> Callable[[argparse.Namespace], None]:
+    def run(args: argparse.Namespace) -> None:
+        if step.config:
+            from eoml.core.config import section_from_json
+
+            args.cfg = section_from_json(args.config_json)
+        if step.threads:
+            import torch
+
+            torch.set_num_threads(max(1, args.threads))
+        step.func(args)
+
+    return run
 
 
 def _validate_config(args) -> None:
@@ -36,20 +101,22 @@ def _validate_config(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from eoml.core.studies import registered
+
     parser = argparse.ArgumentParser(prog="eoml", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"eoml {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="debug logging")
     subparsers = parser.add_subparsers(dest="study", required=True)
-    _config_commands(subparsers)
-    from eoml.radbelt import cli as radbelt_cli
-
-    radbelt_cli.register(subparsers)
-    from eoml.lst import cli as lst_cli
-
-    lst_cli.register(subparsers)
-    from eoml.seaice import cli as seaice_cli
-
-    seaice_cli.register(subparsers)
+    config = subparsers.add_parser("config", help="validate a workflow configuration file")
+    sub = config.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("validate", help="validate a config file and print it with defaults")
+    check.add_argument("path", help="YAML config file")
+    check.set_defaults(func=_validate_config)
+    for entry in registered().values():
+        commands = entry.module("cli")
+        if commands is None or not isinstance(getattr(commands, "COMMANDS", None), StudyCommands):
+            raise EomlError(f"study {entry.name}: {entry.package}.cli must define COMMANDS = StudyCommands()")
+        commands.COMMANDS.add_to(subparsers.add_parser(entry.name, help=entry.description), entry.name)
     return parser
 
 

@@ -1,7 +1,8 @@
 """Workflow configuration: loading, JSON-schema validation with defaults, digests.
 
-The schema (``eoml/schemas/config.schema.yaml``) is the single description of every key: its
-type, default and meaning. ``validate_config`` fills in defaults and raises ``ConfigError`` with
+The schema is the single description of every key: its type, default and meaning. Core's
+(``eoml/core/schema.yaml``) holds the top level; each registered study's section comes from the
+``schema.yaml`` of its package. ``validate_config`` fills in defaults and raises ``ConfigError`` with
 the dotted path of the offending key, e.g. ``radbelt.window: 'x' is not of type 'integer'``.
 """
 
@@ -15,14 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from eoml.core.errors import ConfigError
+from eoml.core.studies import registered, study
 
-SCHEMA_PATH = Path(str(resources.files("eoml") / "schemas" / "config.schema.yaml"))
+SCHEMA_PATH = Path(str(resources.files("eoml.core") / "schema.yaml"))
 
 
 def load_schema() -> dict:
+    """The whole configuration schema: core's, with one section per registered study."""
     import yaml
 
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    studies = registered()
+    schema["properties"]["studies"]["items"]["enum"] = list(studies)
+    schema["properties"]["studies"]["default"] = list(studies)
+    for name, entry in studies.items():
+        try:
+            section = yaml.safe_load(entry.schema_path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{entry.schema_path}: cannot read the {name} config schema: {exc}") from exc
+        schema["properties"][name] = section
+    return schema
 
 
 def _with_defaults():
@@ -62,78 +75,11 @@ def validate_config(config: dict) -> dict:
 
 
 def _semantic_checks(config: dict) -> None:
-    rb = config.get("radbelt")
-    if rb is not None and "radbelt" in config.get("studies", []):
-        total = sum(rb["split"].values())
-        if abs(total - 1.0) > 1e-6:
-            raise ConfigError(f"  radbelt.split: fractions must add up to 1, they add up to {total:g}")
-        if rb["source"] == "premeve_ascii" and not rb.get("premeve_dir"):
-            raise ConfigError("  radbelt.premeve_dir: required when radbelt.source is premeve_ascii")
-        if rb["source"] == "raw":
-            missing = [k for k in ("rbsp", "poes", "omni") if not rb["raw"].get(k)]
-            if missing:
-                raise ConfigError(
-                    "  radbelt.raw: source is raw but no file patterns are given for "
-                    + ", ".join(f"radbelt.raw.{k}" for k in missing)
-                )
-
-
-    lst = config.get("lst")
-    if lst is not None and "lst" in config.get("studies", []):
-        _lst_checks(lst)
-    seaice = config.get("seaice")
-    if seaice is not None and "seaice" in config.get("studies", []):
-        _seaice_checks(seaice)
-
-
-def _seaice_checks(si: dict) -> None:
-    split = si["split"]
-    named = split["test"] + split["half"] + split["train"]
-    twice = sorted({s for s in named if named.count(s) > 1})
-    if twice:
-        raise ConfigError(f"  seaice.split: scenes listed more than once: {twice}")
-    if not split["test"] or not (split["half"] or split["train"]):
-        raise ConfigError("  seaice.split: needs test scenes and training (train or half) scenes")
-    if not split["half"]:
-        raise ConfigError("  seaice.split.half: validation comes from the half scenes; list at least one")
-    if si["source"] == "raw":
-        ids = [s["id"] for s in si["raw"]["scenes"]]
-        unknown = sorted(set(named) - set(ids))
-        if unknown:
-            raise ConfigError(f"  seaice.split: scene ids not in seaice.raw.scenes: {unknown}")
-
-
-def _lst_checks(lst: dict) -> None:
-    mix = lst["mixgl"]
-    if abs(mix["alpha"] + mix["beta"] - 1.0) > 1e-6:
-        raise ConfigError(
-            f"  lst.mixgl: alpha + beta must equal 1, they add up to {mix['alpha'] + mix['beta']:g}"
-        )
-    low, high = lst["lst_range_k"]
-    if not low < high:
-        raise ConfigError(f"  lst.lst_range_k: lower bound {low:g} must be below upper bound {high:g}")
-    if lst["source"] == "raw":
-        missing = [k for k in ("mod11a1", "mod09gq") if not lst["raw"].get(k)]
-        if missing:
-            raise ConfigError(
-                "  lst.raw: source is raw but no file patterns are given for "
-                + ", ".join(f"lst.raw.{k}" for k in missing)
-            )
-    names = [m["name"] for m in lst["models"]]
-    clashes = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(lst["baselines"])))
-    if clashes:
-        raise ConfigError(f"  lst.models: names must be unique and differ from the baselines: {clashes}")
-    scenes = [s["name"] for s in lst["validation_scenes"]]
-    if len(set(scenes)) != len(scenes) or "modis_wald" in scenes:
-        raise ConfigError(f"  lst.validation_scenes: names must be unique and not 'modis_wald': {scenes}")
-    for i, scene in enumerate(lst["validation_scenes"]):
-        if scene["lst_kind"] == "landsat_b10" and "mtl" not in scene:
-            missing = [k for k in ("radiance_mult", "radiance_add", "k1", "k2") if k not in scene]
-            if missing:
-                raise ConfigError(
-                    f"  lst.validation_scenes.{i}: landsat_b10 needs `mtl` or all of "
-                    f"radiance_mult, radiance_add, k1, k2 (missing {', '.join(missing)})"
-                )
+    """Each enabled study's ``check(section)`` (in its package's ``config.py``, if it has one)."""
+    for name in config["studies"]:
+        checks = study(name).module("config")
+        if checks is not None and hasattr(checks, "check"):
+            checks.check(config[name])
 
 
 def load_config(path: str | Path) -> dict:

@@ -11,7 +11,7 @@ Figures are drawn with the non-interactive Agg backend (workflow jobs have no di
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import matplotlib
@@ -36,17 +36,6 @@ OKABE_ITO = (
     "#F0E442",  # yellow
 )
 OBSERVED_COLOR = "#000000"
-
-# Fixed colours for names used across the studies, so a model keeps its colour in every figure.
-_FIXED_COLORS = {
-    "observed": OBSERVED_COLOR,
-    "persistence": "#999999",
-    "lpf": OKABE_ITO[4],
-    "linreg": OKABE_ITO[0],
-    "mlp": OKABE_ITO[2],
-    "cnn": OKABE_ITO[1],
-    "lstm": OKABE_ITO[3],
-}
 
 PAPER_RC = {
     "font.family": "sans-serif",
@@ -89,19 +78,20 @@ def paper_style() -> Iterator[None]:
         yield
 
 
-def model_colors(names: Iterable[str]) -> dict[str, str]:
+def model_colors(names: Iterable[str], fixed: Mapping[str, str] | None = None) -> dict[str, str]:
     """Stable colour for each name.
 
-    Known names (``observed``, ``persistence``, ``lpf``, ``linreg``, ``mlp``, ``cnn``, ``lstm``)
-    always get the same colour; other names get the remaining palette colours in sorted-name
-    order (cycling if there are many), so the mapping depends only on the set of names, not on
-    their order.
+    ``observed`` is black; names in ``fixed`` (a study's own palette, so a model keeps its colour
+    in every figure of the study) get their colour; other names get the remaining palette colours
+    in sorted-name order (cycling if there are many), so the mapping depends only on the set of
+    names, not on their order.
     """
     names = list(dict.fromkeys(names))
-    out = {n: _FIXED_COLORS[n] for n in names if n in _FIXED_COLORS}
+    known = {"observed": OBSERVED_COLOR, **(fixed or {})}
+    out = {n: known[n] for n in names if n in known}
     used = set(out.values())
     free = [c for c in OKABE_ITO if c not in used] or list(OKABE_ITO)
-    others = sorted(n for n in names if n not in _FIXED_COLORS)
+    others = sorted(n for n in names if n not in known)
     for i, name in enumerate(others):
         out[name] = free[i % len(free)]
     return {n: out[n] for n in names}

@@ -5,10 +5,17 @@
   ``ReduceLROnPlateau`` on ``val_loss``; logs ``train_loss``, ``val_loss`` and ``lr`` once per
   epoch. Studies subclass it and override :meth:`BaseTask.compute_loss`.
   :class:`RegressionTask` is the MSE regression case.
-* :func:`fit` — trains a task with early stopping, keeps ``best.ckpt`` and ``last.ckpt`` in
-  ``ckpt_dir``, resumes a killed job from ``last.ckpt``, writes CSV + TensorBoard logs,
-  ``history.csv`` and ``best_epoch.txt`` under ``run_dir``, and leaves the *best* validation
-  epoch's weights in the task (not the last epoch's).
+* :class:`DataModule` — train / val datasets with the ``(seed, epoch)`` shuffle
+  (:class:`EpochShuffleSampler`, or :class:`SeededEpochSampler` when samples draw their own
+  random crops / augmentations) and deterministic single-process loaders.
+* :func:`run_training` — trains a task with early stopping, keeps ``best.ckpt`` and ``last.ckpt``
+  in ``ckpt_dir``, resumes a killed job from ``last.ckpt``, writes CSV + TensorBoard logs and
+  ``history.csv`` under ``run_dir`` (for the user), and returns a :class:`TrainingResult`: the
+  *best* validation epoch's weights (also left in the task), the per-epoch history as a
+  ``DataFrame`` and the best epoch.
+* :func:`training_settings` — the ``training`` config keys, all required: the schema is the one
+  source of their defaults (a missing key is a :class:`ConfigError`, never a silent fallback).
+* :func:`select_device`, :func:`count_parameters`.
 
 Reproducibility: the data order of epoch ``e`` depends only on ``(seed, e)`` (see
 :class:`EpochShuffleSampler`) and the global RNGs are re-seeded from ``(seed, e)`` at the start of
@@ -16,7 +23,7 @@ every epoch, so a run resumed from ``last.ckpt`` continues exactly as the uninte
 have. Checkpoints are written atomically (temporary file + rename), so a job killed at any moment
 leaves a loadable ``last.ckpt``.
 
-A checkpoint directory is only ever resumed by a job with the same settings: ``fit`` stores a
+A checkpoint directory is only ever resumed by a job with the same settings: ``run_training`` stores a
 fingerprint (training settings, seed, task and model architecture, plus whatever the caller adds,
 e.g. a digest of the input store) in ``ckpt_dir/fingerprint.json`` and starts afresh, wiping old
 checkpoints and logs, when it differs. When a previous job with the same fingerprint finished
@@ -33,6 +40,7 @@ import re
 import shutil
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +57,7 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch import nn
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from eoml.core.config import canonical_json, config_digest
 from eoml.core.errors import ConfigError
@@ -57,21 +65,54 @@ from eoml.core.io import atomic_path, write_text_atomic
 
 log = logging.getLogger(__name__)
 
-#: Defaults of the ``training`` config keys (the schema holds the same values).
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "max_epochs": 60,
-    "batch_size": 256,
-    "learning_rate": 1.0e-3,
-    "early_stopping_patience": 8,
-    "lr_patience": 3,
-    "lr_factor": 0.5,
-    "min_lr": 1.0e-6,
-}
+#: Keys of a ``training`` config section (their defaults live in the schema only).
+TRAINING_KEYS = ("max_epochs", "batch_size", "learning_rate", "early_stopping_patience", "lr_patience",
+                 "lr_factor", "min_lr")
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "lr"]
 
 _FINGERPRINT = "fingerprint.json"
 _COMPLETE = "complete.json"
+
+
+# --------------------------------------------------------------------------------------------
+# settings, device, size
+# --------------------------------------------------------------------------------------------
+def training_settings(training_cfg: Mapping[str, Any], where: str = "training") -> dict[str, Any]:
+    """The ``training`` section's keys (:data:`TRAINING_KEYS`), all required.
+
+    ``training_cfg`` comes from the validated configuration, where the schema filled every default;
+    a missing key raises :class:`ConfigError` naming it (``where`` prefixes the key in the message).
+    """
+    if not isinstance(training_cfg, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of training settings, got {type(training_cfg).__name__}")
+    missing = [k for k in TRAINING_KEYS if k not in training_cfg]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)} (the schema fills them: pass the "
+                          "validated configuration)")
+    return {k: training_cfg[k] for k in TRAINING_KEYS}
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to run a model on: ``device`` when given, else CUDA when visible, else the CPU.
+
+    ``None`` or ``"auto"`` choose; an explicit ``"cuda"`` on a machine without CUDA, or a name
+    torch does not know, raises :class:`ConfigError`.
+    """
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device {device!r} is not a torch device ({exc})") from exc
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: CUDA is not available on this machine")
+    return chosen
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters of ``model`` (only those with ``requires_grad`` when ``trainable_only``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,6 +183,39 @@ class SeededEpochSampler(EpochShuffleSampler):
             yield i, int(seeds[i] >> np.uint64(1))
 
 
+class DataModule(lightning.LightningDataModule):
+    """Train / val datasets for :func:`run_training`, with deterministic single-process loaders.
+
+    Training batches follow the ``(seed, epoch)`` shuffle: :class:`EpochShuffleSampler` (the
+    dataset gets plain indices) or, with ``sample_salt``, :class:`SeededEpochSampler` (the dataset
+    gets ``(index, sample seed)`` keys for its random crops and augmentations; the salt keeps the
+    sample seeds of different studies apart). Validation batches keep the dataset order and get
+    plain indices. ``avoid_single_batch`` drops a last training batch of one sample (a batch
+    norm on a 1 × 1 map cannot train on it).
+    """
+
+    def __init__(self, train: Dataset, val: Dataset, *, batch_size: int, seed: int,
+                 sample_salt: int | None = None, avoid_single_batch: bool = False):
+        super().__init__()
+        self.train_ds, self.val_ds = train, val
+        self.batch_size, self.seed = int(batch_size), int(seed)
+        self.sample_salt = None if sample_salt is None else int(sample_salt)
+        self.avoid_single_batch = bool(avoid_single_batch)
+
+    def train_dataloader(self) -> DataLoader:
+        n = len(self.train_ds)
+        if self.sample_salt is None:
+            sampler: Sampler = EpochShuffleSampler(n, self.seed)
+        else:
+            sampler = SeededEpochSampler(n, self.seed, salt=self.sample_salt)
+        drop_last = self.avoid_single_batch and n > self.batch_size and n % self.batch_size == 1
+        return DataLoader(self.train_ds, batch_size=self.batch_size, sampler=sampler, num_workers=0,
+                          drop_last=drop_last)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_ds, batch_size=self.batch_size, shuffle=False, num_workers=0)
+
+
 # --------------------------------------------------------------------------------------------
 # tasks
 # --------------------------------------------------------------------------------------------
@@ -156,10 +230,11 @@ class BaseTask(lightning.LightningModule):
         self,
         model: nn.Module,
         loss: nn.Module | None = None,
-        learning_rate: float = TRAINING_DEFAULTS["learning_rate"],
-        lr_factor: float = TRAINING_DEFAULTS["lr_factor"],
-        lr_patience: int = TRAINING_DEFAULTS["lr_patience"],
-        min_lr: float = TRAINING_DEFAULTS["min_lr"],
+        *,
+        learning_rate: float,
+        lr_factor: float,
+        lr_patience: int,
+        min_lr: float,
     ):
         super().__init__()
         self.model = model
@@ -172,8 +247,8 @@ class BaseTask(lightning.LightningModule):
 
     @classmethod
     def from_config(cls, model: nn.Module, training_cfg: Mapping[str, Any], **kwargs) -> BaseTask:
-        """Build a task with the optimiser settings of a ``training`` config section."""
-        cfg = {**TRAINING_DEFAULTS, **dict(training_cfg)}
+        """Build a task with the optimiser settings of a ``training`` config section (all keys required)."""
+        cfg = training_settings(training_cfg)
         return cls(
             model,
             learning_rate=cfg["learning_rate"],
@@ -273,7 +348,7 @@ class _EpochSummary(Callback):
 
 
 # --------------------------------------------------------------------------------------------
-# fit
+# run_training
 # --------------------------------------------------------------------------------------------
 def _load_ckpt(path: Path) -> dict:
     # our own files, written by this module: full unpickling is safe
@@ -367,13 +442,11 @@ def read_history(run_dir: str | Path, columns: Sequence[str] | None = None) -> p
     return history[wanted]
 
 
-def _write_outputs(run_dir: Path, best: Path) -> int:
-    best_epoch = int(_load_ckpt(best)["epoch"])
-    history = read_history(run_dir)
+def _write_history(run_dir: Path, history: pd.DataFrame, best_epoch: int) -> None:
+    """``history.csv`` and ``best_epoch.txt`` in the run's log folder, for the user to read."""
     with atomic_path(run_dir / "history.csv") as tmp:
         history.to_csv(tmp, index=False)
     write_text_atomic(run_dir / "best_epoch.txt", f"{best_epoch}\n")
-    return best_epoch
 
 
 def _progress_refresh_rate(datamodule) -> int:
@@ -400,7 +473,27 @@ def check_checkpoint_dir(out_dir: str | Path, ckpt_dir: str | Path) -> None:
         )
 
 
-def fit(
+@dataclass(frozen=True)
+class TrainingResult:
+    """What :func:`run_training` returns.
+
+    ``weights``: the best validation epoch's ``state_dict`` of the task's model (CPU, contiguous
+    copies; the task holds the same weights); ``history``: one row per epoch (``epoch,
+    train_loss, val_loss, lr`` and the requested extra columns), also across a resume;
+    ``best_epoch``: 0-based epoch of the weights; ``checkpoint``: the best checkpoint's path.
+    """
+
+    weights: dict[str, torch.Tensor]
+    history: pd.DataFrame
+    best_epoch: int
+    checkpoint: Path
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+
+def run_training(
     task: BaseTask,
     datamodule: lightning.LightningDataModule,
     *,
@@ -409,19 +502,23 @@ def fit(
     training_cfg: Mapping[str, Any],
     seed: int,
     fingerprint: Any = None,
-) -> Path:
-    """Train ``task`` on ``datamodule`` and return the path of the best checkpoint.
+    history_columns: Sequence[str] = (),
+) -> TrainingResult:
+    """Train ``task`` on ``datamodule``; return the best weights, the history and the best epoch.
 
+    ``training_cfg`` is a validated ``training`` section (every key of :data:`TRAINING_KEYS`).
     ``ckpt_dir`` receives ``best.ckpt`` (lowest ``val_loss``) and ``last.ckpt`` (end of the
     latest epoch); keep it outside any output a workflow manager deletes on failure. If
     ``ckpt_dir/last.ckpt`` exists and was written with the same settings (``training_cfg``,
     ``seed``, model architecture and the caller's ``fingerprint``, any JSON-able object), training
-    continues from it. ``run_dir`` receives the CSV (``csv/version_N``) and TensorBoard logs,
-    ``history.csv`` (``epoch, train_loss, val_loss, lr``) and ``best_epoch.txt`` (0-based).
+    continues from it; if that run had finished, training is skipped. ``run_dir`` receives the CSV
+    (``csv/version_N``) and TensorBoard logs, ``history.csv`` and ``best_epoch.txt`` (for the user;
+    the caller gets them in the result). ``history_columns`` are extra epoch-level metrics the
+    task logs (e.g. ``val_acc``).
 
     On return the task holds the weights of the best validation epoch.
     """
-    cfg = {**TRAINING_DEFAULTS, **dict(training_cfg)}
+    cfg = training_settings(training_cfg)
     run_dir, ckpt_dir = Path(run_dir), Path(ckpt_dir)
     state, ckpt, ckpt_epoch = _prepare(run_dir, ckpt_dir, _fingerprint(task, cfg, seed, fingerprint))
 
@@ -434,12 +531,16 @@ def fit(
         seed_everything(seed)
         best = _run_trainer(task, datamodule, run_dir, ckpt_dir, cfg, seed, ckpt)
 
-    task.load_state_dict(_load_ckpt(best)["state_dict"])
-    best_epoch = _write_outputs(run_dir, best)
+    best_ckpt = _load_ckpt(best)
+    task.load_state_dict(best_ckpt["state_dict"])
+    best_epoch = int(best_ckpt["epoch"])
+    history = read_history(run_dir, columns=history_columns)
+    _write_history(run_dir, history, best_epoch)
     if state != "complete":
         write_text_atomic(ckpt_dir / _COMPLETE, json.dumps({"best_epoch": best_epoch}) + "\n")
     log.info("best epoch %d (%s)", best_epoch, best)
-    return best
+    weights = {k: v.detach().cpu().contiguous().clone() for k, v in task.model.state_dict().items()}
+    return TrainingResult(weights=weights, history=history, best_epoch=best_epoch, checkpoint=best)
 
 
 def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, seed: int,

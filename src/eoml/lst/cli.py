@@ -1,152 +1,116 @@
-"""``eoml lst ...`` sub-commands: one per workflow step. Heavy imports happen per command."""
+"""``eoml lst <step>``: one sub-command per workflow step. Heavy imports happen per step."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from eoml.core.config import section_from_json
+from eoml.core.cli import StudyCommands, arg
+
+COMMANDS = StudyCommands()
+step = COMMANDS.step
+
+OUTPUT = arg("--output", required=True)
+INPUTS = arg("--inputs", required=True, help="the evaluation inputs store (eval/inputs.zarr)")
+PATCHES = arg("--patches", required=True, help="the patch store (patches.zarr)")
 
 
-def _cfg(args) -> dict:
-    return section_from_json(args.config_json)
-
-
-def _set_threads(n: int) -> None:
-    import torch
-
-    torch.set_num_threads(max(1, n))
-
-
+@step("demo", "generate demo MOD11A1 / MOD09GQ HDF4 granules and validation GeoTIFFs",
+      arg("--out-dir", required=True))
 def _demo(args) -> None:
     from eoml.lst.demo import generate_demo
 
-    generate_demo(args.out_dir, _cfg(args))
+    generate_demo(args.out_dir, args.cfg)
 
 
+@step("ingest", "one MOD11A1 + MOD09GQ pair -> scene store (LST 1 km, NDVI 250 m)",
+      arg("--mod11a1", required=True), arg("--mod09gq", required=True), OUTPUT)
 def _ingest(args) -> None:
     from eoml.lst.ingest import ingest_scene
 
-    ingest_scene(args.mod11a1, args.mod09gq, args.output, _cfg(args))
+    ingest_scene(args.mod11a1, args.mod09gq, args.output, args.cfg)
 
 
+@step("patches", "scene stores -> patch store (valid patches, split by date)",
+      arg("--scenes", nargs="+", required=True), OUTPUT)
 def _patches(args) -> None:
     from eoml.lst.ingest import extract_patches
 
-    extract_patches(args.scenes, args.output, _cfg(args))
+    extract_patches(args.scenes, args.output, args.cfg)
 
 
+@step("eval-inputs", "held-out patches + validation scenes -> evaluation inputs", PATCHES, OUTPUT)
 def _eval_inputs(args) -> None:
     from eoml.lst.evaluate import build_eval_inputs
 
-    cfg = _cfg(args)
-    build_eval_inputs(args.patches, cfg.pop("scenes", []), args.output, cfg)
+    cfg = args.cfg
+    build_eval_inputs(args.patches, cfg.pop("scenes"), args.output, cfg)
 
 
+@step("baseline", "run one classical sharpener on the evaluation inputs",
+      arg("--method", required=True, choices=["bilinear", "bicubic", "tsharp", "atprk", "aatprk"]),
+      INPUTS, OUTPUT, threads=True)
 def _baseline(args) -> None:
-    _set_threads(args.threads)
     from eoml.lst.evaluate import predict_baseline
 
-    predict_baseline(args.method, args.inputs, args.output, _cfg(args).get("options", {}))
+    predict_baseline(args.method, args.inputs, args.output, args.cfg["options"])
 
 
+@step("train", "train one multi-residual U-Net", PATCHES, arg("--out-dir", required=True),
+      arg("--ckpt-dir", required=True), threads=True)
 def _train(args) -> None:
-    _set_threads(args.threads)
     from eoml.lst.train import train_model
 
-    cfg = _cfg(args)
+    cfg = args.cfg
     spec = cfg.pop("spec")
-    train_model(args.patches, spec, Path(args.out_dir), Path(args.ckpt_dir), cfg, int(cfg.pop("seed", 0)))
+    train_model(args.patches, spec, Path(args.out_dir), Path(args.ckpt_dir), cfg, int(cfg.pop("seed")))
 
 
+@step("predict", "apply a trained U-Net to the evaluation inputs", arg("--model", required=True), INPUTS,
+      OUTPUT, config=False, threads=True)
 def _predict(args) -> None:
-    _set_threads(args.threads)
     from eoml.lst.evaluate import predict_model
 
     predict_model(args.model, args.inputs, args.output)
 
 
+@step("evaluate", "PSNR / SSIM / RMSE of every method -> sharpening.csv, ranking.csv",
+      INPUTS, arg("--predictions", nargs="+", required=True), arg("--metrics", required=True),
+      arg("--ranking", required=True))
 def _evaluate(args) -> None:
     from eoml.lst.evaluate import evaluate
 
-    evaluate(args.inputs, args.predictions, args.metrics, args.ranking, _cfg(args))
+    evaluate(args.inputs, args.predictions, args.metrics, args.ranking, args.cfg)
 
 
-def _figure(args) -> None:
-    _set_threads(1)
-    from eoml.lst import figures
+@step("figure-maps", "truth, input and every method's sharpened LST of one dataset",
+      INPUTS, arg("--predictions", nargs="+", required=True), arg("--dataset", required=True), OUTPUT,
+      threads=True)
+def _figure_maps(args) -> None:
+    from eoml.lst.figures import plot_maps
 
-    if args.kind == "maps":
-        figures.plot_maps(args.inputs, args.predictions, args.dataset, args.output, _cfg(args))
-    elif args.kind == "losses":
-        figures.plot_loss_curves(args.histories, args.output)
-    elif args.kind == "metrics":
-        figures.plot_metrics(args.metrics, args.output)
-    elif args.kind == "modis250m":
-        figures.plot_modis_250m(args.patches, args.scene, args.models, args.output, _cfg(args))
+    plot_maps(args.inputs, args.predictions, args.dataset, args.output, args.cfg)
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("lst", help="MODIS LST super-resolution (MRUNet vs classical sharpeners)")
-    sub = parser.add_subparsers(dest="command", required=True)
+@step("figure-losses", "training and validation loss curves of the U-Nets",
+      arg("--histories", nargs="+", required=True), OUTPUT, config=False, threads=True)
+def _figure_losses(args) -> None:
+    from eoml.lst.figures import plot_loss_curves
 
-    def add(name, func, help_text, config=True):
-        p = sub.add_parser(name, help=help_text)
-        p.set_defaults(func=func)
-        if config:
-            p.add_argument("--config-json", required=True, help="the lst config keys this step reads, as JSON")
-        return p
-
-    p = add("demo", _demo, "generate demo MOD11A1 / MOD09GQ HDF4 granules and validation GeoTIFFs")
-    p.add_argument("--out-dir", required=True)
-
-    p = add("ingest", _ingest, "one MOD11A1 + MOD09GQ pair -> scene store (LST 1 km, NDVI 250 m)")
-    p.add_argument("--mod11a1", required=True)
-    p.add_argument("--mod09gq", required=True)
-    p.add_argument("--output", required=True)
-
-    p = add("patches", _patches, "scene stores -> patch store (valid patches, split by date)")
-    p.add_argument("--scenes", nargs="+", required=True)
-    p.add_argument("--output", required=True)
-
-    p = add("eval-inputs", _eval_inputs, "held-out patches + validation scenes -> evaluation inputs")
-    p.add_argument("--patches", required=True)
-    p.add_argument("--output", required=True)
-
-    p = add("baseline", _baseline, "run one classical sharpener on the evaluation inputs")
-    p.add_argument("--method", required=True, choices=["bilinear", "bicubic", "tsharp", "atprk", "aatprk"])
-    p.add_argument("--inputs", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--threads", type=int, default=1)
-
-    p = add("train", _train, "train one multi-residual U-Net")
-    p.add_argument("--patches", required=True)
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--ckpt-dir", required=True)
-    p.add_argument("--threads", type=int, default=1)
-
-    p = add("predict", _predict, "apply a trained U-Net to the evaluation inputs", config=False)
-    p.add_argument("--model", required=True)
-    p.add_argument("--inputs", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--threads", type=int, default=1)
-
-    p = add("evaluate", _evaluate, "PSNR / SSIM / RMSE of every method -> sharpening.csv, ranking.csv")
-    p.add_argument("--inputs", required=True)
-    p.add_argument("--predictions", nargs="+", required=True)
-    p.add_argument("--metrics", required=True)
-    p.add_argument("--ranking", required=True)
-
-    p = add("figure", _figure, "draw one figure")
-    p.add_argument("kind", choices=["maps", "losses", "metrics", "modis250m"])
-    p.add_argument("--output", required=True)
-    p.add_argument("--inputs")
-    p.add_argument("--predictions", nargs="*", default=[])
-    p.add_argument("--dataset")
-    p.add_argument("--histories", nargs="*", default=[])
-    p.add_argument("--metrics")
-    p.add_argument("--scene", nargs="*", default=[])
-    p.add_argument("--patches")
-    p.add_argument("--models", nargs="*", default=[])
+    plot_loss_curves(args.histories, args.output)
 
 
-__all__ = ["register"]
+@step("figure-metrics", "PSNR / SSIM / RMSE of every method and dataset", arg("--metrics", required=True),
+      OUTPUT, config=False, threads=True)
+def _figure_metrics(args) -> None:
+    from eoml.lst.figures import plot_metrics
+
+    plot_metrics(args.metrics, args.output)
+
+
+@step("figure-modis250m", "a held-out MODIS region sharpened to 250 m by every method",
+      PATCHES, arg("--scene", nargs="+", required=True), arg("--models", nargs="*", default=[]), OUTPUT,
+      threads=True)
+def _figure_modis250m(args) -> None:
+    from eoml.lst.figures import plot_modis_250m
+
+    plot_modis_250m(args.patches, args.scene, args.models, args.output, args.cfg)

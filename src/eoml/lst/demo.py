@@ -120,12 +120,14 @@ import numpy as np
 
 __all__ = [
     "DEMO_DEFAULTS",
+    "DEMO_SCENE_NAMES",
     "MOD09GQ_SDS",
     "MOD11A1_SDS",
     "clear_caches",
     "demo_plan",
     "demo_world",
     "generate_demo",
+    "generate_scenes",
     "landsat_mtl_text",
     "mod09gq_arrays",
     "mod11a1_arrays",
@@ -1410,6 +1412,8 @@ _ASTER = {"name": "aster_demo", "origin": (404010.0, 3935970.0), "tir_m": 90.0, 
           "ratio": 6, "date": _dt.date(2021, 7, 15), "angle_deg": 9.0}
 _LANDSAT = {"name": "landsat_demo", "origin": (512985.0, 3871515.0), "pixel_m": 30.0, "n": 600,
             "date": _dt.date(2021, 7, 15), "path_row": "017035", "processed": _dt.date(2021, 7, 21)}
+#: names of the demo's validation scenes (``lst.demo.scenes``)
+DEMO_SCENE_NAMES = (_ASTER["name"], _LANDSAT["name"])
 
 
 def _aster_names() -> dict[str, str]:
@@ -1656,11 +1660,23 @@ def generate_demo(out_dir: str | Path, demo_cfg: Mapping[str, Any] | None = None
         del arrays
         log.info("demo %s %s: cloud cover %.0f %%, T0 %.1f K (%.1f s)", entry["tile"], entry["date"],
                  100 * world["cloud_cover"], world["t0"], time.perf_counter() - t)
-    for entry in plan["scenes"]:
+    generate_scenes(out_dir, cfg)
+    return plan
+
+
+def generate_scenes(out_dir: str | Path, demo_cfg: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Write only the validation scenes of :func:`demo_plan` and return their entries."""
+    import logging
+    import time
+
+    log = logging.getLogger(__name__)
+    cfg = _config(demo_cfg)
+    scenes = demo_plan(out_dir, cfg)["scenes"]
+    for entry in scenes:
         t = time.perf_counter()
         if entry["name"] == _ASTER["name"]:
             _scene_aster(Path(out_dir), cfg["seed"], entry)
         else:
             _scene_landsat(Path(out_dir), cfg["seed"], entry)
         log.info("demo scene %s (%.1f s)", entry["name"], time.perf_counter() - t)
-    return plan
+    return scenes

@@ -34,7 +34,7 @@ import xarray as xr
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from tqdm import tqdm
 
-from eoml.core.errors import InputFileError
+from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import atomic_path
 from eoml.core.store import open_store, write_store
 from eoml.lst.scaling import aggregate_lst, block_mean
@@ -87,8 +87,9 @@ def build_eval_inputs(patch_store: str | Path, scenes: Sequence[Mapping[str, Any
     from eoml.lst.readers import read_validation_scene
 
     factor = int(cfg["factor"])
-    aggregation = cfg.get("wald_aggregation", "radiance")
-    max_patches = cfg.get("evaluation", {}).get("max_patches")
+    aggregation = cfg["wald_aggregation"]
+    max_patches = cfg["evaluation"]["max_patches"]
+    crop = int(cfg["evaluation"]["border_crop"])
     patches = open_store(patch_store)
     val = np.nonzero(patches["split"].values == "val")[0]
     if val.size == 0:
@@ -96,6 +97,7 @@ def build_eval_inputs(patch_store: str | Path, scenes: Sequence[Mapping[str, Any
     val = val[_subset(val.size, max_patches)]
     truth = patches["lst"].values[val]
     ndvi_1km = block_mean(patches["ndvi"].values[val], factor)
+    _check_crop(WALD, truth.shape[-2:], crop)
     variables = _dataset_vars(WALD, truth, ndvi_1km, factor, aggregation)
     datasets, factors, sources = [WALD], [factor], []
     log.info("%s: %d held-out patches (%d x %d at 1 km, coarse input %d x %d)", WALD, len(val),
@@ -106,6 +108,7 @@ def build_eval_inputs(patch_store: str | Path, scenes: Sequence[Mapping[str, Any
         lst = scene["lst"].values
         h, w = (lst.shape[0] // f) * f, (lst.shape[1] // f) * f
         lst, ndvi = lst[:h, :w], scene["ndvi"].values[:h, :w]
+        _check_crop(entry["name"], (h, w), crop)
         variables.update(_dataset_vars(entry["name"], lst[None], ndvi[None], f, aggregation))
         datasets.append(entry["name"])
         factors.append(f)
@@ -117,6 +120,15 @@ def build_eval_inputs(patch_store: str | Path, scenes: Sequence[Mapping[str, Any
                                       "patch_indices": val.astype(int).tolist()})
     chunks = {d: n for d, n in ds.sizes.items()}
     return write_store(ds, output, sources=sources, config=dict(cfg), chunks=chunks)
+
+
+def _check_crop(dataset: str, shape: tuple[int, int], crop: int) -> None:
+    """Refuse, before any method runs, a border crop that leaves nothing of a dataset's images."""
+    if crop > 0 and min(shape) <= 2 * crop:
+        raise ConfigError(
+            f"  lst.evaluation.border_crop: {crop} px on each side leaves nothing of the "
+            f"{shape[0]} x {shape[1]} images of dataset {dataset!r}; lower it below {(min(shape) + 1) // 2}"
+        )
 
 
 def _load_inputs(path: str | Path) -> xr.Dataset:
@@ -253,7 +265,7 @@ def evaluate(inputs_path: str | Path, predictions: Sequence[str | Path], metrics
              ranking_csv: str | Path, cfg: Mapping[str, Any]) -> pd.DataFrame:
     """Score every method's predictions; write ``sharpening.csv`` and ``ranking.csv``."""
     inputs = _load_inputs(inputs_path)
-    border = int(cfg.get("evaluation", {}).get("border_crop", 16))
+    border = int(cfg["evaluation"]["border_crop"])
     loaded = {}
     for path in predictions:
         with xr.open_dataset(path, engine="netcdf4") as ds:

@@ -2,7 +2,8 @@
 
 * :func:`plot_maps` — reference, coarse input, NDVI and every method's sharpened LST on one colour
   scale, then every method's error map (method − reference) on a symmetric scale.
-* :func:`plot_loss_curves` — train / validation loss per epoch, split into the MSE and MGE terms.
+* :func:`plot_loss_curves` — train / validation loss per epoch, split into the MSE and MGE terms
+  (:func:`eoml.core.figures.loss_curves_figure`).
 * :func:`plot_metrics` — PSNR, SSIM and RMSE of every method on every dataset.
 * :func:`plot_modis_250m` — a held-out MODIS region sharpened 1 km → 250 m by every method.
 """
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from eoml.core.figures import loss_curves_figure
 from eoml.core.plotting import paper_style, save_figure
 from eoml.core.store import open_store
 from eoml.lst.scaling import block_mean
@@ -145,34 +147,12 @@ def plot_maps(inputs_path: str | Path, prediction_paths: Sequence[str | Path], d
 def plot_loss_curves(history_paths: Sequence[str | Path], output: str | Path) -> Path:
     """Total, MSE and MGE loss per epoch (train dashed, validation solid) of every model."""
     histories = {Path(p).parent.name: pd.read_csv(p) for p in history_paths}
-    colors = method_colors(list(histories))
-    terms = [("loss", "total loss"), ("mse", "MSE term"), ("mge", "MGE term")]
     with paper_style():
-        fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.4))
-        for name, h in histories.items():
-            c = colors[name]
-            best = int(h["val_loss"].idxmin()) if h["val_loss"].notna().any() else None
-            for ax, (term, title) in zip(axes, terms):
-                tr, va = f"train_{term}", f"val_{term}"
-                if va not in h or not h[va].notna().any():
-                    continue
-                ax.plot(h["epoch"], h[tr], ls="--", color=c, lw=0.8)
-                ax.plot(h["epoch"], h[va], ls="-", color=c, lw=1.1, label=label(name))
-                if best is not None:
-                    ax.plot(h["epoch"][best], h[va][best], "o", color=c, ms=3.5)
-        for ax, (_, title) in zip(axes, terms):
-            ax.set_title(title)
-            ax.set_xlabel("epoch")
-            ax.set_yscale("log")
-        axes[0].set_ylabel("loss (standardised units)")
-        handles, labels_ = axes[0].get_legend_handles_labels()
-        handles.append(plt.Line2D([], [], color="k", ls="--", lw=0.8))
-        labels_.append("training")
-        handles.append(plt.Line2D([], [], color="k", ls="-", lw=1.1))
-        labels_.append("validation")
-        fig.legend(handles, labels_, loc="outside lower center", ncol=min(len(labels_), 4))
-        if not any(("val_mge" in h and h["val_mge"].notna().any()) for h in histories.values()):
-            axes[2].text(0.5, 0.5, "no MixGL model", ha="center", va="center", transform=axes[2].transAxes)
+        fig, _ = loss_curves_figure(
+            histories, [("loss", "total loss"), ("mse", "MSE term"), ("mge", "MGE term")],
+            colors=method_colors(list(histories)), labels={n: label(n) for n in histories},
+            log_scale=True, ylabel="loss (standardised units)", empty_notes={"mge": "no MixGL model"},
+            figsize=(7.2, 2.4))
         save_figure(fig, output)
     return Path(output)
 

@@ -49,13 +49,12 @@ from torch import nn
 
 from eoml.core.errors import ConfigError
 
-__all__ = ["VARIANTS", "PROTOCOLS", "MODEL_DEFAULTS", "ResidualBlock", "MRUNet", "build_model",
-           "count_parameters"]
+__all__ = ["VARIANTS", "PROTOCOLS", "MODEL_KEYS", "ResidualBlock", "MRUNet", "build_model"]
 
 VARIANTS = ("paper", "student")
 PROTOCOLS = ("wald", "mixgl")
-#: defaults of the ``lst.model`` config keys (the schema holds the same values)
-MODEL_DEFAULTS: dict[str, int] = {"base_channels": 32, "depth": 3, "res_blocks": 1}
+#: keys of the ``lst.model`` config section (their defaults live in the schema only)
+MODEL_KEYS = ("base_channels", "depth", "res_blocks")
 
 
 class ResidualBlock(nn.Module):
@@ -190,24 +189,30 @@ class MRUNet(nn.Module):
         return x[:, :1] + self.tail(feat)
 
 
-def build_model(spec: Mapping[str, Any], model_cfg: Mapping[str, Any] | None = None) -> MRUNet:
+def build_model(spec: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> MRUNet:
     """The MRUNet of a model spec (``name, variant, protocol, ndvi``) and the ``lst.model`` sizes.
 
-    Input channels: the upsampled LST, plus NDVI when ``spec["ndvi"]`` (default true).
+    Both come from the validated configuration (every key present; the schema fills the
+    defaults). Input channels: the upsampled LST, plus NDVI when ``spec["ndvi"]``. ``model_cfg``
+    may add ``norm: false`` (no batch normalisation; not a config key).
     """
-    cfg = {**MODEL_DEFAULTS, **dict(model_cfg or {})}
-    unknown = sorted(set(cfg) - set(MODEL_DEFAULTS) - {"norm"})
+    cfg = dict(model_cfg)
+    unknown = sorted(set(cfg) - set(MODEL_KEYS) - {"norm"})
     if unknown:
         raise ConfigError(f"lst.model: unknown key(s) {', '.join(unknown)}")
-    name = spec.get("name", "?")
-    variant = spec.get("variant", "paper")
+    missing = [k for k in MODEL_KEYS if k not in cfg]
+    if missing:
+        raise ConfigError(f"lst.model: missing key(s) {', '.join(missing)}")
+    missing = [k for k in ("name", "variant", "protocol", "ndvi") if k not in spec]
+    if missing:
+        raise ConfigError(f"lst.models: model spec {dict(spec)} lacks {', '.join(missing)}")
+    name, variant, protocol = spec["name"], spec["variant"], spec["protocol"]
     if variant not in VARIANTS:
         raise ConfigError(f"lst.models[{name}].variant: {variant!r} is not one of {', '.join(VARIANTS)}")
-    protocol = spec.get("protocol", "wald")
     if protocol not in PROTOCOLS:
         raise ConfigError(f"lst.models[{name}].protocol: {protocol!r} is not one of {', '.join(PROTOCOLS)}")
     return MRUNet(
-        in_channels=2 if spec.get("ndvi", True) else 1,
+        in_channels=2 if spec["ndvi"] else 1,
         base_channels=int(cfg["base_channels"]),
         depth=int(cfg["depth"]),
         res_blocks=int(cfg["res_blocks"]),
@@ -215,6 +220,3 @@ def build_model(spec: Mapping[str, Any], model_cfg: Mapping[str, Any] | None = N
         norm=bool(cfg.get("norm", True)),
     )
 
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -19,21 +19,23 @@ Two training protocols, both on the patch store of :func:`eoml.lst.ingest.extrac
   input is cut from the bicubic upsampling of the *whole* patch, exactly what inference sees.
 
 Standardisation: LST and NDVI means and standard deviations of the **training** patches
-(the 1 km LST, the 250 m NDVI), stored with the weights. The network works in standardised units;
-predictions are converted back to K.
+(the 1 km LST, the 250 m NDVI; two :class:`eoml.core.data.Normalizer`), stored with the weights.
+The network works in standardised units; predictions are converted back to K.
 
 Augmentation (training only): a random rot90 (k = 0..3) and horizontal flip of the whole sample
 (inputs, target and guide together — rotations and flips keep the aggregation blocks aligned).
 Random choices (crops, augmentation) are drawn from a generator seeded per sample from
-``(seed, epoch, patch index)`` and passed with the index by :class:`SeededEpochSampler` (an
-:class:`eoml.core.training.EpochShuffleSampler`), so an epoch's samples do not depend on when the
-DataLoader happened to draw from the global RNG — a resumed run sees exactly the same crops.
+``(seed, epoch, patch index)`` and passed with the index by
+:class:`eoml.core.training.SeededEpochSampler` (through :class:`eoml.core.training.DataModule`),
+so an epoch's samples do not depend on when the DataLoader happened to draw from the global RNG —
+a resumed run sees exactly the same crops (:func:`eoml.core.data.flip_rotate`).
 
-Training runs with :func:`eoml.core.training.fit` (Adam, plateau LR schedule, early stopping on
-``val_loss``, best-epoch weights, resumable checkpoints in ``ckpt_dir``). Besides
+Training runs with :func:`eoml.core.training.run_training` (Adam, plateau LR schedule, early
+stopping on ``val_loss``, best-epoch weights, resumable checkpoints in ``ckpt_dir``). Besides
 ``train_loss``/``val_loss`` the task logs ``train_mse``/``val_mse`` and, for ``mixgl``,
 ``train_mge``/``val_mge`` so both terms of the loss show in the curves. Outputs: ``model.pt``
-(weights, spec, model sizes, normalisation, factor, best epoch) and ``history.csv``.
+(an :mod:`eoml.core.modelfile` of kind ``lst.mrunet``: weights, spec and model sizes,
+normalisation, factor, best epoch) and ``history.csv``.
 
 Inference (:func:`load_model` → :class:`SharpeningModel`) serves both evaluation settings with the
 same code: Wald's protocol on held-out patches (4 km → 1 km, NDVI at 1 km) and the validation
@@ -49,41 +51,36 @@ al., EUSIPCO 2022 (hal-03580148).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import lightning
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from eoml.core.config import canonical_json
+from eoml.core.data import Normalizer, flip_rotate, sample_key
 from eoml.core.errors import ConfigError, InputFileError
+from eoml.core.inference import predict_padded
 from eoml.core.io import array_digest, atomic_path
+from eoml.core.modelfile import load_model_file, save_model_file
 from eoml.core.store import open_store
 from eoml.core.training import (
-    TRAINING_DEFAULTS,
     BaseTask,
-    SeededEpochSampler,
+    DataModule,
     check_checkpoint_dir,
-    fit,
-    read_history,
+    count_parameters,
+    run_training,
     seed_everything,
+    select_device,
+    training_settings,
 )
 from eoml.lst.losses import MixGL
-from eoml.lst.models import (
-    MODEL_DEFAULTS,
-    PROTOCOLS,
-    MRUNet,
-    build_model,
-    count_parameters,
-)
+from eoml.lst.models import PROTOCOLS, MRUNet, build_model
 from eoml.lst.scaling import (
     aggregate_lst,
     block_mean,
@@ -98,12 +95,11 @@ log = logging.getLogger(__name__)
 __all__ = [
     "EXTRA_METRICS",
     "HISTORY_COLUMNS",
-    "Normalization",
+    "MODEL_KIND",
+    "fit_normalization",
     "load_patches",
     "WaldPatches",
     "MixGLPatches",
-    "SeededEpochSampler",
-    "PatchDataModule",
     "SuperResolutionTask",
     "train_model",
     "SharpeningModel",
@@ -113,8 +109,11 @@ __all__ = [
 
 EXTRA_METRICS = ["train_mse", "val_mse", "train_mge", "val_mge"]
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "lr", *EXTRA_METRICS]
-MIXGL_DEFAULTS: dict[str, Any] = {"alpha": 0.5, "beta": 0.5, "crop": 32}
-MODEL_FORMAT = 1
+MODEL_KIND = "lst.mrunet"
+#: floor of the LST and NDVI standard deviations (a near-constant training set)
+MIN_STD = 1e-3
+#: salt of the per-sample seeds of the training patches (see eoml.core.training.DataModule)
+SAMPLE_SALT = 0x15A
 #: pixels per inference batch (images × padded H × W), ~ 0.1–0.3 GB of activations at 16 channels
 PREDICT_BATCH_PIXELS = 1 << 19
 
@@ -122,32 +121,10 @@ PREDICT_BATCH_PIXELS = 1 << 19
 # --------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------
-class Normalization:
-    """Training-set means and standard deviations of LST (K) and NDVI."""
-
-    def __init__(self, lst_mean: float, lst_std: float, ndvi_mean: float, ndvi_std: float):
-        self.lst_mean, self.lst_std = float(lst_mean), float(lst_std)
-        self.ndvi_mean, self.ndvi_std = float(ndvi_mean), float(ndvi_std)
-
-    @classmethod
-    def fit(cls, lst: np.ndarray, ndvi: np.ndarray) -> Normalization:
-        lst = np.asarray(lst, dtype=np.float64)
-        ndvi = np.asarray(ndvi, dtype=np.float64)
-        return cls(lst.mean(), max(lst.std(), 1e-3), ndvi.mean(), max(ndvi.std(), 1e-3))
-
-    def lst(self, t: np.ndarray) -> np.ndarray:
-        return (np.asarray(t, dtype=np.float64) - self.lst_mean) / self.lst_std
-
-    def ndvi(self, v: np.ndarray) -> np.ndarray:
-        return (np.asarray(v, dtype=np.float64) - self.ndvi_mean) / self.ndvi_std
-
-    def to_dict(self) -> dict[str, float]:
-        return {"lst_mean": self.lst_mean, "lst_std": self.lst_std,
-                "ndvi_mean": self.ndvi_mean, "ndvi_std": self.ndvi_std}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Normalization:
-        return cls(d["lst_mean"], d["lst_std"], d["ndvi_mean"], d["ndvi_std"])
+def fit_normalization(lst: np.ndarray, ndvi: np.ndarray) -> dict[str, Normalizer]:
+    """Training-set mean and standard deviation of LST (K) and of NDVI: ``{"lst", "ndvi"}``."""
+    return {"lst": Normalizer.fit(lst, axis=None, min_std=MIN_STD),
+            "ndvi": Normalizer.fit(ndvi, axis=None, min_std=MIN_STD)}
 
 
 def _subset(n: int, limit: int | None) -> np.ndarray:
@@ -198,20 +175,9 @@ def load_patches(path: str | Path, factor: int, max_train_patches: int | None = 
     return out
 
 
-def _augment(arrays: dict[str, torch.Tensor], rng: np.random.Generator) -> dict[str, torch.Tensor]:
-    k, flip = int(rng.integers(4)), bool(rng.integers(2))
-    out = {}
-    for key, a in arrays.items():
-        a = torch.rot90(a, k, dims=(-2, -1)) if k else a
-        out[key] = torch.flip(a, dims=(-1,)) if flip else a
-    return {key: a.contiguous() for key, a in out.items()}
-
-
-def _split_key(key) -> tuple[int, int | None]:
-    """Dataset keys are plain indices (validation) or ``(index, sample seed)`` (training)."""
-    if isinstance(key, (tuple, list)):
-        return int(key[0]), int(key[1])
-    return int(key), None
+def _augment(sample: dict[str, torch.Tensor], rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    # a quarter-turn rotation then a left-right flip of the whole sample
+    return flip_rotate(sample, rng, rotate=True, flips=("x",))
 
 
 class WaldPatches(Dataset):
@@ -220,22 +186,22 @@ class WaldPatches(Dataset):
     All standardised, ``(C, P, P)`` and ``(1, P, P)`` float32; precomputed once.
     """
 
-    def __init__(self, lst: np.ndarray, ndvi: np.ndarray, norm: Normalization, factor: int,
+    def __init__(self, lst: np.ndarray, ndvi: np.ndarray, norm: Mapping[str, Normalizer], factor: int,
                  use_ndvi: bool, augment: bool = False):
         lst = np.asarray(lst, dtype=np.float64)
-        coarse = torch.from_numpy(norm.lst(aggregate_lst(lst, factor, "radiance"))[:, None])
+        coarse = torch.from_numpy(norm["lst"].transform(aggregate_lst(lst, factor, "radiance"))[:, None])
         channels = [upsample_torch(coarse, factor, "bicubic")]
         if use_ndvi:
-            channels.append(torch.from_numpy(norm.ndvi(block_mean(ndvi, factor))[:, None]))
+            channels.append(torch.from_numpy(norm["ndvi"].transform(block_mean(ndvi, factor))[:, None]))
         self.x = torch.cat(channels, dim=1).float().contiguous()
-        self.target = torch.from_numpy(norm.lst(lst)[:, None]).float().contiguous()
+        self.target = torch.from_numpy(norm["lst"].transform(lst)[:, None]).float().contiguous()
         self.augment = bool(augment)
 
     def __len__(self) -> int:
         return self.x.shape[0]
 
     def __getitem__(self, key) -> dict[str, torch.Tensor]:
-        i, seed = _split_key(key)
+        i, seed = sample_key(key)
         sample = {"x": self.x[i], "target": self.target[i]}
         if self.augment and seed is not None:
             sample = _augment(sample, np.random.default_rng(seed))
@@ -251,10 +217,10 @@ class MixGLPatches(Dataset):
     central crop.
     """
 
-    def __init__(self, lst: np.ndarray, ndvi: np.ndarray, norm: Normalization, factor: int,
+    def __init__(self, lst: np.ndarray, ndvi: np.ndarray, norm: Mapping[str, Normalizer], factor: int,
                  use_ndvi: bool, crop: int, random_crops: bool = False, augment: bool = False):
-        self.lst = torch.from_numpy(norm.lst(lst)[:, None]).float().contiguous()
-        self.ndvi = torch.from_numpy(norm.ndvi(ndvi)[:, None]).float().contiguous()
+        self.lst = torch.from_numpy(norm["lst"].transform(lst)[:, None]).float().contiguous()
+        self.ndvi = torch.from_numpy(norm["ndvi"].transform(ndvi)[:, None]).float().contiguous()
         self.factor, self.use_ndvi, self.crop = int(factor), bool(use_ndvi), int(crop)
         self.random_crops, self.augment = bool(random_crops), bool(augment)
         size = self.lst.shape[-1]
@@ -265,7 +231,7 @@ class MixGLPatches(Dataset):
         return self.lst.shape[0]
 
     def __getitem__(self, key) -> dict[str, torch.Tensor]:
-        i, seed = _split_key(key)
+        i, seed = sample_key(key)
         size, c, f = self.lst.shape[-1], self.crop, self.factor
         rng = np.random.default_rng(seed) if seed is not None else None
         if self.random_crops and rng is not None:
@@ -281,22 +247,6 @@ class MixGLPatches(Dataset):
         if self.augment and rng is not None:
             sample = _augment(sample, rng)
         return sample
-
-
-class PatchDataModule(lightning.LightningDataModule):
-    """Train / val patch datasets; the training order and random choices depend on ``(seed, epoch)``."""
-
-    def __init__(self, train_ds: Dataset, val_ds: Dataset, batch_size: int, seed: int):
-        super().__init__()
-        self.train_ds, self.val_ds = train_ds, val_ds
-        self.batch_size, self.seed = int(batch_size), int(seed)
-
-    def train_dataloader(self) -> DataLoader:
-        sampler = SeededEpochSampler(len(self.train_ds), self.seed, salt=0x15A)
-        return DataLoader(self.train_ds, batch_size=self.batch_size, sampler=sampler, num_workers=0)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_ds, batch_size=self.batch_size, shuffle=False, num_workers=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,13 +265,14 @@ class SuperResolutionTask(BaseTask):
         self,
         model: nn.Module,
         loss: nn.Module | None = None,
-        learning_rate: float = TRAINING_DEFAULTS["learning_rate"],
-        lr_factor: float = TRAINING_DEFAULTS["lr_factor"],
-        lr_patience: int = TRAINING_DEFAULTS["lr_patience"],
-        min_lr: float = TRAINING_DEFAULTS["min_lr"],
-        protocol: str = "wald",
-        lst_mean: float = 0.0,
-        lst_std: float = 1.0,
+        *,
+        learning_rate: float,
+        lr_factor: float,
+        lr_patience: int,
+        min_lr: float,
+        protocol: str,
+        lst_mean: float,
+        lst_std: float,
     ):
         if protocol not in PROTOCOLS:
             raise ConfigError(f"unknown training protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
@@ -360,30 +311,31 @@ class SuperResolutionTask(BaseTask):
 
 
 def _settings(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
-    spec = {"ndvi": True, **dict(spec)}
-    for key in ("name", "variant", "protocol"):
+    """The job's settings from the validated ``lst`` section (every key present: no defaults here)."""
+    spec = dict(spec)
+    for key in ("name", "variant", "protocol", "ndvi"):
         if key not in spec:
-            raise ConfigError(f"lst.models: model spec {dict(spec)} has no {key!r}")
+            raise ConfigError(f"lst.models: model spec {spec} has no {key!r}")
     if spec["protocol"] not in PROTOCOLS:
         raise ConfigError(f"lst.models[{spec['name']}].protocol: {spec['protocol']!r} is not one of "
                           f"{', '.join(PROTOCOLS)}")
-    mixgl = {**MIXGL_DEFAULTS, **dict(cfg.get("mixgl") or {})}
+    mixgl = dict(cfg["mixgl"])
     if spec["protocol"] == "mixgl":
         alpha, beta = float(mixgl["alpha"]), float(mixgl["beta"])
         if alpha < 0 or beta < 0 or abs(alpha + beta - 1) > 1e-6:
             raise ConfigError(f"lst.mixgl: alpha + beta must be 1 (got alpha={alpha}, beta={beta})")
-    max_train = cfg.get("max_train_patches")
+    max_train = cfg["max_train_patches"]
     return {
         "spec": spec,
-        "factor": int(cfg.get("factor", 4)),
-        "model": {**MODEL_DEFAULTS, **dict(cfg.get("model") or {})},
-        "training": {**TRAINING_DEFAULTS, **dict(cfg.get("training") or {})},
+        "factor": int(cfg["factor"]),
+        "model": dict(cfg["model"]),
+        "training": training_settings(cfg["training"], "lst.training"),
         "mixgl": mixgl,
         "max_train_patches": None if max_train is None else int(max_train),
     }
 
 
-def _datasets(data: Mapping[str, Any], norm: Normalization, settings: Mapping[str, Any],
+def _datasets(data: Mapping[str, Any], norm: Mapping[str, Normalizer], settings: Mapping[str, Any],
               multiple: int) -> tuple[Dataset, Dataset, int | None]:
     spec, factor = settings["spec"], settings["factor"]
     use_ndvi = bool(spec["ndvi"])
@@ -395,8 +347,7 @@ def _datasets(data: Mapping[str, Any], norm: Normalization, settings: Mapping[st
                               f"2**depth = {multiple}")
         return (WaldPatches(tr["lst"], tr["ndvi"], norm, factor, use_ndvi, augment=True),
                 WaldPatches(va["lst"], va["ndvi"], norm, factor, use_ndvi, augment=False), None)
-    crop = settings["mixgl"].get("crop")
-    crop = size if crop is None else min(int(crop), size)
+    crop = min(int(settings["mixgl"]["crop"]), size)
     if (crop * factor) % multiple:
         raise ConfigError(f"lst.mixgl.crop: {crop} x factor {factor} = {crop * factor} 250 m pixels is not "
                           f"divisible by 2**depth = {multiple}")
@@ -428,20 +379,21 @@ def train_model(
     seed = int(seed)
 
     data = load_patches(patch_store, factor, settings["max_train_patches"])
-    norm = Normalization.fit(data["train"]["lst"], data["train"]["ndvi"])
+    norm = fit_normalization(data["train"]["lst"], data["train"]["ndvi"])
+    lst_mean, lst_std = float(norm["lst"].mean), float(norm["lst"].std)
     seed_everything(seed)
     net = build_model(spec, settings["model"])
     train_ds, val_ds, crop = _datasets(data, norm, settings, net.multiple)
     loss = None
     if spec["protocol"] == "mixgl":
-        loss = MixGL(settings["mixgl"]["alpha"], settings["mixgl"]["beta"], factor, lst_std=norm.lst_std)
+        loss = MixGL(settings["mixgl"]["alpha"], settings["mixgl"]["beta"], factor, lst_std=lst_std)
     task = SuperResolutionTask.from_config(net, training, loss=loss, protocol=spec["protocol"],
-                                           lst_mean=norm.lst_mean, lst_std=norm.lst_std)
-    datamodule = PatchDataModule(train_ds, val_ds, batch_size=training["batch_size"], seed=seed)
+                                           lst_mean=lst_mean, lst_std=lst_std)
+    datamodule = DataModule(train_ds, val_ds, batch_size=training["batch_size"], seed=seed, sample_salt=SAMPLE_SALT)
     log.info("%s (%s, %s, ndvi=%s): %d parameters; %d train / %d val patches of %d px%s; LST %.2f ± %.2f K",
              spec["name"], spec["variant"], spec["protocol"], spec["ndvi"], count_parameters(net),
              len(train_ds), len(val_ds), data["patch_size"],
-             f", crops of {crop} px" if crop is not None else "", norm.lst_mean, norm.lst_std)
+             f", crops of {crop} px" if crop is not None else "", lst_mean, lst_std)
     fingerprint = {
         "spec": spec,
         "model": settings["model"],
@@ -450,56 +402,37 @@ def train_model(
         "max_train_patches": settings["max_train_patches"],
         "data": data["digest"],
     }
-    run_dir = ckpt_dir / "logs"
-    fit(task, datamodule, run_dir=run_dir, ckpt_dir=ckpt_dir, training_cfg=training, seed=seed,
-        fingerprint=fingerprint)
-    best_epoch = int((run_dir / "best_epoch.txt").read_text().strip())
-    history = read_history(run_dir, columns=EXTRA_METRICS)
+    result = run_training(task, datamodule, run_dir=ckpt_dir / "logs", ckpt_dir=ckpt_dir, training_cfg=training,
+                          seed=seed, fingerprint=fingerprint, history_columns=EXTRA_METRICS)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "format": MODEL_FORMAT,
-        "state_dict": {k: v.detach().cpu().contiguous().clone() for k, v in task.model.state_dict().items()},
-        "spec": dict(spec),
-        "model_cfg": dict(settings["model"]),
-        "norm": norm.to_dict(),
-        "factor": factor,
-        "best_epoch": best_epoch,
-        "seed": seed,
-        "mixgl": dict(settings["mixgl"]) if spec["protocol"] == "mixgl" else None,
-        "crop": crop,
-        "n_train": len(train_ds),
-        "n_val": len(val_ds),
-        "data_digest": data["digest"],
-        "config": json.loads(canonical_json(dict(cfg))),
-    }
-    model_path = out_dir / "model.pt"
-    with atomic_path(model_path) as tmp:
-        torch.save(record, tmp)
+    model_path = save_model_file(
+        out_dir / "model.pt", kind=MODEL_KIND, weights=result.weights,
+        arch={"spec": spec, "model_cfg": settings["model"]},
+        norm={name: n.to_dict() for name, n in norm.items()},
+        settings={"factor": factor, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+                  "seed": seed, "mixgl": settings["mixgl"] if spec["protocol"] == "mixgl" else None,
+                  "crop": crop, "n_train": len(train_ds), "n_val": len(val_ds), "data_digest": data["digest"],
+                  "config": dict(cfg)},
+    )
     with atomic_path(out_dir / "history.csv") as tmp:
-        history.to_csv(tmp, index=False)
-    log.info("wrote %s (best epoch %d)", model_path, best_epoch)
+        result.history.to_csv(tmp, index=False)
+    log.info("wrote %s (best epoch %d)", model_path, result.best_epoch)
     return model_path
 
 
 # --------------------------------------------------------------------------------------------
 # inference
 # --------------------------------------------------------------------------------------------
-def _pad_amounts(n: int, multiple: int) -> tuple[int, int]:
-    extra = (-n) % multiple
-    return extra // 2, extra - extra // 2
-
-
 class SharpeningModel:
     """A trained MRUNet with its normalisation: sharpens coarse LST with a fine NDVI."""
 
-    def __init__(self, net: MRUNet, spec: Mapping[str, Any], norm: Normalization, factor: int,
+    def __init__(self, net: MRUNet, spec: Mapping[str, Any], norm: Mapping[str, Normalizer], factor: int,
                  best_epoch: int = -1, device: str | torch.device | None = None,
                  batch_pixels: int = PREDICT_BATCH_PIXELS):
-        self.device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = select_device(device)
         self.net = net.to(self.device).eval()
         self.spec = dict(spec)
-        self.norm = norm
+        self.norm = dict(norm)
         self.factor = int(factor)
         self.best_epoch = int(best_epoch)
         self.batch_pixels = int(batch_pixels)
@@ -514,28 +447,18 @@ class SharpeningModel:
 
     def _inputs(self, coarse: np.ndarray, index: np.ndarray | None, factor: int) -> np.ndarray:
         up = upsample(fill_nan_nearest(coarse), factor, "bicubic")
-        channels = [self.norm.lst(up)]
+        channels = [self.norm["lst"].transform(up)]
         if index is not None:
             filled = fill_nan_nearest(index)
-            filled = np.where(np.isfinite(filled), filled, self.norm.ndvi_mean)  # all-NaN images
-            channels.append(self.norm.ndvi(filled))
+            filled = np.where(np.isfinite(filled), filled, float(self.norm["ndvi"].mean))  # all-NaN images
+            channels.append(self.norm["ndvi"].transform(filled))
         return np.stack(channels, axis=1).astype(np.float32)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
-        n, _, h, w = x.shape
-        m = self.net.multiple
-        (top, bottom), (left, right) = _pad_amounts(h, m), _pad_amounts(w, m)
-        mode = "reflect" if max(top, bottom) < h and max(left, right) < w else "replicate"
-        per_batch = max(1, self.batch_pixels // ((h + top + bottom) * (w + left + right)))
-        out = np.empty((n, h, w), dtype=np.float32)
-        with torch.no_grad():
-            for i in range(0, n, per_batch):
-                xb = torch.from_numpy(x[i:i + per_batch]).to(self.device)
-                if top or bottom or left or right:
-                    xb = F.pad(xb, (left, right, top, bottom), mode=mode)
-                yb = self.net(xb)[:, 0, top:top + h, left:left + w]
-                out[i:i + per_batch] = yb.cpu().numpy()
-        return out
+        # centred reflect padding to a multiple of 2**depth, in batches of ~batch_pixels
+        out = predict_padded(self.net, x, self.net.multiple, centred=True, batch_pixels=self.batch_pixels,
+                             device=self.device)
+        return out[:, 0].numpy()
 
     def sharpen(self, lst_coarse: np.ndarray, index_fine: np.ndarray | None, factor: int) -> np.ndarray:
         """Sharpen ``(h, w)`` or ``(N, h, w)`` coarse LST (K) by ``factor`` → float64 K, ``(H, W)`` / ``(N, H, W)``.
@@ -573,33 +496,23 @@ class SharpeningModel:
         ok = np.flatnonzero(~bad.reshape(n, -1).all(axis=1))  # images with at least one valid pixel
         if ok.size:
             x = self._inputs(coarse[ok], None if index is None else index[ok], factor)
-            pred = self._forward(x).astype(np.float64) * self.norm.lst_std + self.norm.lst_mean
+            pred = self.norm["lst"].inverse(self._forward(x))
             out[ok] = np.where(parent_mask(bad[ok], factor), np.nan, pred)
         return out[0] if single else out
 
 
 def load_model(path: str | Path, device: str | torch.device | None = None) -> SharpeningModel:
     """Load ``model.pt`` written by :func:`train_model`; raises :class:`InputFileError` when unusable."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "model file does not exist")
+    record = load_model_file(path, kind=MODEL_KIND)
     try:
-        # our own file, written by train_model: full unpickling is safe
-        record = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
-        raise InputFileError(path, f"not a readable torch model file ({type(exc).__name__}: {exc})") from exc
-    required = ("state_dict", "spec", "model_cfg", "norm", "factor")
-    if not isinstance(record, Mapping) or any(k not in record for k in required):
-        have = sorted(record) if isinstance(record, Mapping) else type(record).__name__
-        raise InputFileError(path, f"not an eoml lst model (needs {', '.join(required)}; has {have})")
-    try:
-        net = build_model(record["spec"], record["model_cfg"])
-        net.load_state_dict(record["state_dict"])
-        norm = Normalization.from_dict(record["norm"])
-    except (ConfigError, RuntimeError, KeyError, TypeError) as exc:
+        net = build_model(record.arch["spec"], record.arch["model_cfg"])
+        net.load_state_dict(record.weights)
+        norm = {name: Normalizer.from_dict(record.norm[name]) for name in ("lst", "ndvi")}
+        factor = int(record.settings["factor"])
+    except (ConfigError, RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise InputFileError(path, f"model weights do not match its settings: {exc}") from exc
-    return SharpeningModel(net, record["spec"], norm, int(record["factor"]),
-                           best_epoch=int(record.get("best_epoch", -1)), device=device)
+    return SharpeningModel(net, record.arch["spec"], norm, factor,
+                           best_epoch=int(record.settings["best_epoch"]), device=device)
 
 
 def history_frame(path: str | Path) -> pd.DataFrame:

@@ -14,6 +14,8 @@ import numpy as np
 import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 
+from eoml.radbelt.grid import nearest_shell
+
 TARGET = "log10_flux_1mev"
 DEFAULT_GEO_L = 6.6
 
@@ -148,7 +150,7 @@ def fit_lpf(
     for j in range(L_values.size):
         src = j
         if igeo is not None and j == igeo:
-            src = _nearest_L_index(L_values, geo_input_L)
+            src = nearest_shell(L_values, geo_input_L, igeo, "features.geo_input_L")
             in_L[j] = L_values[src]
         X = np.concatenate([_lagged(x[:, src], window) for x in x_all], axis=1)  # (T, n_reg)
         y = np.full(T, np.nan)

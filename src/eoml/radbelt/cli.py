@@ -1,189 +1,126 @@
-"""``eoml radbelt ...`` sub-commands: one per workflow step. Heavy imports happen per command."""
+"""``eoml radbelt <step>``: one sub-command per workflow step. Heavy imports happen per step."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from eoml.core.config import section_from_json
+from eoml.core.cli import StudyCommands, arg
+
+COMMANDS = StudyCommands()
+step = COMMANDS.step
+
+STORE = arg("--store", required=True, help="the (time, L) Zarr store")
+OUTPUT = arg("--output", required=True)
+LEAD = arg("--lead", type=int, required=True, help="lead in time bins")
+PREDICTIONS = arg("--predictions", nargs="+", required=True, help="predictions.nc files")
 
 
-def _cfg(args) -> dict:
-    return section_from_json(args.config_json)
-
-
+@step("demo", "generate demo raw files (MagEIS L3 CDF, POES netCDF, OMNI2 ASCII)",
+      arg("--out-dir", required=True))
 def _demo(args) -> None:
     from eoml.radbelt.demo import generate_demo
 
-    generate_demo(args.out_dir, start=args.start, days=args.days, seed=args.seed)
+    demo = args.cfg["demo"]
+    generate_demo(args.out_dir, start=demo["start"], days=demo["days"], seed=demo["seed"])
 
 
+@step("ingest", "bin raw files (e.g. one day's) onto the (time, L) grid: one partial",
+      arg("--item", nargs=2, action="append", required=True, metavar=("KIND", "PATH"),
+          help="a raw file and its kind (rbsp_mageis, poes, omni2_ascii, omni_cdf); repeatable"),
+      OUTPUT)
 def _ingest(args) -> None:
     from eoml.radbelt.ingest import bin_files
 
-    cfg = _cfg(args)
-    bin_files(
-        [(path, kind) for kind, path in args.item],
-        args.output,
-        cfg["grid"],
-        energy_kev=cfg["energy_kev"],
-        on_bad_file=cfg["on_bad_file"],
-    )
+    cfg = args.cfg
+    bin_files([(path, kind) for kind, path in args.item], args.output, cfg["grid"],
+              energy_kev=cfg["energy_kev"], on_bad_file=cfg["on_bad_file"])
 
 
+@step("combine", "combine per-file partials into the Zarr store",
+      arg("--partials", nargs="+", required=True), OUTPUT)
 def _combine(args) -> None:
     from eoml.radbelt.ingest import combine
 
-    cfg = _cfg(args)
-    combine(args.partials, args.output, cfg["grid"], config=cfg)
+    combine(args.partials, args.output, args.cfg["grid"], config=args.cfg)
 
 
+@step("ingest-premeve", "LANL PreMevE ASCII files into the Zarr store",
+      arg("--input-dir", required=True), OUTPUT)
 def _ingest_premeve(args) -> None:
     from eoml.radbelt.ingest import ingest_premeve
 
-    cfg = _cfg(args)
-    ingest_premeve(args.input_dir, args.output, cfg["grid"], config=cfg)
+    ingest_premeve(args.input_dir, args.output, args.cfg["grid"], config=args.cfg)
 
 
-def _set_threads(n: int) -> None:
-    import torch
-
-    torch.set_num_threads(max(1, n))
-
-
+@step("train", "train one neural model for one lead and seed",
+      STORE, arg("--model", required=True, choices=["mlp", "cnn", "lstm"]), LEAD,
+      arg("--seed", type=int, required=True), arg("--out-dir", required=True),
+      arg("--ckpt-dir", required=True), threads=True)
 def _train(args) -> None:
-    _set_threads(args.threads)
     from eoml.radbelt.train import train_neural
 
-    train_neural(
-        args.store, args.model, args.lead, args.seed, Path(args.out_dir), Path(args.ckpt_dir), _cfg(args)
-    )
+    train_neural(args.store, args.model, args.lead, args.seed, Path(args.out_dir), Path(args.ckpt_dir), args.cfg)
 
 
+@step("linreg", "fit OLS per L-shell and write its predictions", STORE, LEAD, OUTPUT)
 def _linreg(args) -> None:
     from eoml.radbelt.train import fit_linreg_predictions
 
-    fit_linreg_predictions(args.store, args.lead, args.output, _cfg(args))
+    fit_linreg_predictions(args.store, args.lead, args.output, args.cfg)
 
 
+@step("baseline", "run a baseline (persistence, lpf)",
+      STORE, arg("--name", required=True, choices=["persistence", "lpf"]), LEAD, OUTPUT)
 def _baseline(args) -> None:
     from eoml.radbelt.baselines import run_baseline
 
-    run_baseline(args.store, args.name, args.lead, args.output, _cfg(args))
+    run_baseline(args.store, args.name, args.lead, args.output, args.cfg)
 
 
+@step("evaluate", "PE tables and onset success from prediction files",
+      PREDICTIONS, arg("--pe-csv", required=True), arg("--pe-seeds-csv", required=True),
+      arg("--onsets-csv", required=True), arg("--onsets-summary-csv", required=True))
 def _evaluate(args) -> None:
     from eoml.radbelt.evaluate import evaluate
 
-    evaluate(
-        args.predictions,
-        args.pe_csv,
-        args.onsets_csv,
-        _cfg(args),
-        pe_seeds_csv=args.pe_seeds_csv,
-        onsets_summary_csv=args.onsets_summary_csv,
-    )
+    evaluate(args.predictions, args.pe_csv, args.onsets_csv, args.cfg, pe_seeds_csv=args.pe_seeds_csv,
+             onsets_summary_csv=args.onsets_summary_csv)
 
 
+@step("spearman", "Spearman correlation of inputs with the target vs lag", STORE, OUTPUT)
 def _spearman(args) -> None:
     from eoml.radbelt.evaluate import spearman
 
-    spearman(args.store, args.output, _cfg(args))
+    spearman(args.store, args.output, args.cfg)
 
 
-def _figure(args) -> None:
-    from eoml.radbelt import figures
+@step("figure-maps", "observed vs forecast L-time maps of one lead",
+      PREDICTIONS, arg("--lead-hours", type=float, required=True), OUTPUT, config=False)
+def _figure_maps(args) -> None:
+    from eoml.radbelt.figures import plot_lt_maps
 
-    if args.kind == "maps":
-        figures.plot_lt_maps(args.predictions, args.output, args.lead_hours)
-    elif args.kind == "timeseries":
-        figures.plot_timeseries(args.predictions, args.onsets, args.output, args.L, args.lead_hours)
-    elif args.kind == "pe":
-        figures.plot_pe_vs_L(args.pe_csv, args.output)
-    elif args.kind == "spearman":
-        figures.plot_spearman(args.spearman_csv, args.output)
+    plot_lt_maps(args.predictions, args.output, args.lead_hours)
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("radbelt", help="radiation-belt MeV electron forecasting (PreMevE 2.0)")
-    sub = parser.add_subparsers(dest="command", required=True)
+@step("figure-timeseries", "observed and forecast flux at a few L-shells with the event windows",
+      PREDICTIONS, arg("--lead-hours", type=float, required=True), arg("--onsets", required=True), OUTPUT)
+def _figure_timeseries(args) -> None:
+    from eoml.radbelt.figures import plot_timeseries
 
-    def add(name, func, help_text):
-        p = sub.add_parser(name, help=help_text)
-        p.set_defaults(func=func)
-        return p
-
-    def config_arg(p):
-        p.add_argument("--config-json", required=True, help="the radbelt config section as JSON")
-
-    p = add("demo", _demo, "generate demo raw files (MagEIS L3 CDF, POES netCDF, OMNI2 ASCII)")
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--start", default="2019-01-01")
-    p.add_argument("--days", type=int, default=160)
-    p.add_argument("--seed", type=int, default=7)
-
-    p = add("ingest", _ingest, "bin raw files (e.g. one day's) onto the (time, L) grid: one partial")
-    p.add_argument(
-        "--item", nargs=2, action="append", required=True, metavar=("KIND", "PATH"),
-        help="a raw file and its kind (rbsp_mageis, poes, omni2_ascii, omni_cdf); repeatable",
-    )
-    p.add_argument("--output", required=True)
-    config_arg(p)
-
-    p = add("combine", _combine, "combine per-file partials into the Zarr store")
-    p.add_argument("--partials", nargs="+", required=True)
-    p.add_argument("--output", required=True)
-    config_arg(p)
-
-    p = add("ingest-premeve", _ingest_premeve, "LANL PreMevE ASCII files into the Zarr store")
-    p.add_argument("--input-dir", required=True)
-    p.add_argument("--output", required=True)
-    config_arg(p)
-
-    p = add("train", _train, "train one neural model for one lead and seed")
-    p.add_argument("--store", required=True)
-    p.add_argument("--model", required=True, choices=["mlp", "cnn", "lstm"])
-    p.add_argument("--lead", type=int, required=True, help="lead in time bins")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--ckpt-dir", required=True)
-    p.add_argument("--threads", type=int, default=1)
-    config_arg(p)
-
-    p = add("linreg", _linreg, "fit OLS per L-shell and write its predictions")
-    p.add_argument("--store", required=True)
-    p.add_argument("--lead", type=int, required=True)
-    p.add_argument("--output", required=True)
-    config_arg(p)
-
-    p = add("baseline", _baseline, "run a baseline (persistence, lpf)")
-    p.add_argument("--store", required=True)
-    p.add_argument("--name", required=True, choices=["persistence", "lpf"])
-    p.add_argument("--lead", type=int, required=True)
-    p.add_argument("--output", required=True)
-    config_arg(p)
-
-    p = add("evaluate", _evaluate, "PE tables and onset success from prediction files")
-    p.add_argument("--predictions", nargs="+", required=True)
-    p.add_argument("--pe-csv", required=True)
-    p.add_argument("--pe-seeds-csv", required=True)
-    p.add_argument("--onsets-csv", required=True)
-    p.add_argument("--onsets-summary-csv", required=True)
-    config_arg(p)
-
-    p = add("spearman", _spearman, "Spearman correlation of inputs with the target vs lag")
-    p.add_argument("--store", required=True)
-    p.add_argument("--output", required=True)
-    config_arg(p)
-
-    p = add("figure", _figure, "draw one figure")
-    p.add_argument("kind", choices=["maps", "timeseries", "pe", "spearman"])
-    p.add_argument("--output", required=True)
-    p.add_argument("--predictions", nargs="+", default=[])
-    p.add_argument("--lead-hours", type=float)
-    p.add_argument("--onsets")
-    p.add_argument("--L", nargs="+", type=float, default=[3.5, 4.5, 5.5])
-    p.add_argument("--pe-csv")
-    p.add_argument("--spearman-csv")
+    plot_timeseries(args.predictions, args.onsets, args.output, args.cfg["timeseries_L"], args.lead_hours)
 
 
-__all__ = ["register"]
+@step("figure-pe", "performance efficiency versus L-shell", arg("--pe-csv", required=True), OUTPUT,
+      config=False)
+def _figure_pe(args) -> None:
+    from eoml.radbelt.figures import plot_pe_vs_L
+
+    plot_pe_vs_L(args.pe_csv, args.output)
+
+
+@step("figure-spearman", "L-averaged Spearman correlation versus lag", arg("--spearman-csv", required=True),
+      OUTPUT, config=False)
+def _figure_spearman(args) -> None:
+    from eoml.radbelt.figures import plot_spearman
+
+    plot_spearman(args.spearman_csv, args.output)

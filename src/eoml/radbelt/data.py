@@ -13,17 +13,17 @@ solar-wind speed and the past GEO flux itself.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import lightning
 import numpy as np
-import torch
 import xarray as xr
-from torch.utils.data import DataLoader, TensorDataset
 
 from eoml.core.errors import ConfigError
-from eoml.core.training import EpochShuffleSampler
+from eoml.radbelt.grid import nearest_shell
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 TARGET = "log10_flux_1mev"
@@ -100,12 +100,10 @@ def _geo_mask(ds: xr.Dataset) -> np.ndarray:
     return np.isclose(ds["L"].values.astype(float), geo_L(ds))
 
 
-def _nearest_L_index(ds: xr.Dataset, value: float) -> int:
-    Ls = ds["L"].values.astype(float)
-    candidates = np.flatnonzero(~_geo_mask(ds))
-    if candidates.size == 0:
-        raise ValueError("the store has no non-GEO L-shell")
-    return int(candidates[np.argmin(np.abs(Ls[candidates] - float(value)))])
+def _nearest_L_index(ds: xr.Dataset, value: float, key: str | None = None) -> int:
+    """Index of the non-GEO shell nearest ``value`` (see :func:`eoml.radbelt.grid.nearest_shell`)."""
+    geo = np.flatnonzero(_geo_mask(ds))
+    return nearest_shell(ds["L"].values, value, int(geo[0]) if geo.size else None, key)
 
 
 def _var(ds: xr.Dataset, name: str) -> np.ndarray:
@@ -133,7 +131,7 @@ def _lshell_features(ds: xr.Dataset, cfg: dict) -> tuple[np.ndarray, list[str]]:
         columns.append(np.broadcast_to(_var(ds, "sw_speed")[:, None], (n_time, n_L)))
         names.append("sw_speed")
     if cfg["cross_L_e2"] is not None:
-        j = _nearest_L_index(ds, cfg["cross_L_e2"])
+        j = _nearest_L_index(ds, cfg["cross_L_e2"], "features.cross_L_e2")
         columns.append(np.broadcast_to(_var(ds, "log10_e2")[:, j:j + 1], (n_time, n_L)))
         names.append(f"log10_e2_L{float(ds['L'].values[j]):g}")
     if cfg["delta_e2"]:
@@ -146,7 +144,7 @@ def _lshell_features(ds: xr.Dataset, cfg: dict) -> tuple[np.ndarray, list[str]]:
 
 def _geo_features(ds: xr.Dataset, cfg: dict) -> tuple[np.ndarray, list[str]]:
     """Features (time, feature) of the GEO model, and their names."""
-    j = _nearest_L_index(ds, cfg["geo_input_L"])
+    j = _nearest_L_index(ds, cfg["geo_input_L"], "features.geo_input_L")
     L_in = float(ds["L"].values[j])
     columns: list[np.ndarray] = []
     names: list[str] = []
@@ -305,114 +303,3 @@ def select(samples: Mapping[str, Any], split: str) -> dict[str, Any]:
     """The samples of one split (same keys)."""
     mask = np.asarray(samples["split"]) == split
     return {k: (v[mask] if isinstance(v, np.ndarray) else v) for k, v in samples.items()}
-
-
-# --------------------------------------------------------------------------------------------
-# standardisation
-# --------------------------------------------------------------------------------------------
-class Standardizer:
-    """Per-feature mean/std of the inputs and mean/std of the target, from training data only.
-
-    With ``groups`` (e.g. the L-shell index of every sample) the target is standardised per group:
-    the pooled network then predicts each L-shell's anomaly in units of that L-shell's spread, so
-    every L-shell weighs the same in the loss — as in the L-averaged PE it is scored by — instead
-    of the quiet inner L-shells being drowned by the variable outer ones. Groups absent from the
-    training data fall back to the pooled target statistics.
-    """
-
-    def __init__(self, mean=None, std=None, y_mean: float = 0.0, y_std: float = 1.0, y_groups=None):
-        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
-        self.std = None if std is None else np.asarray(std, dtype=np.float64)
-        self.y_mean = float(y_mean)
-        self.y_std = float(y_std)
-        # {group: (mean, std)}
-        self.y_groups = {int(k): (float(m), float(s)) for k, (m, s) in (y_groups or {}).items()}
-
-    @staticmethod
-    def _safe_std(values: np.ndarray) -> float:
-        std = float(values.std())
-        return std if np.isfinite(std) and std > 0 else 1.0
-
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None, groups: np.ndarray | None = None) -> Standardizer:
-        X = np.asarray(X, dtype=np.float64)
-        if X.shape[0] == 0:
-            raise ValueError("cannot fit a standardizer on 0 samples")
-        flat = X.reshape(-1, X.shape[-1])
-        self.mean = flat.mean(axis=0)
-        std = flat.std(axis=0)
-        self.std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-        if y is not None:
-            y = np.asarray(y, dtype=np.float64)
-            self.y_mean = float(y.mean())
-            self.y_std = self._safe_std(y)
-            if groups is not None:
-                groups = np.asarray(groups).astype(np.int64)
-                self.y_groups = {
-                    int(g): (float(y[groups == g].mean()), self._safe_std(y[groups == g]))
-                    for g in np.unique(groups)
-                }
-        return self
-
-    def _check(self) -> None:
-        if self.mean is None or self.std is None:
-            raise RuntimeError("the standardizer has not been fitted")
-
-    def _y_stats(self, n: int, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        if not self.y_groups:
-            return np.full(n, self.y_mean), np.full(n, self.y_std)
-        if groups is None:
-            raise ValueError("this standardizer scales the target per group: pass groups")
-        groups = np.asarray(groups).astype(np.int64)
-        mean = np.array([self.y_groups.get(int(g), (self.y_mean, self.y_std))[0] for g in groups])
-        std = np.array([self.y_groups.get(int(g), (self.y_mean, self.y_std))[1] for g in groups])
-        return mean, std
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        self._check()
-        return ((np.asarray(X, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
-
-    def transform_y(self, y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-        y = np.asarray(y, dtype=np.float64)
-        mean, std = self._y_stats(y.shape[0], groups)
-        return ((y - mean) / std).astype(np.float32)
-
-    def inverse_y(self, y: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
-        y = np.asarray(y, dtype=np.float64)
-        mean, std = self._y_stats(y.shape[0], groups)
-        return y * std + mean
-
-    def to_dict(self) -> dict[str, Any]:
-        self._check()
-        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "y_mean": self.y_mean,
-                "y_std": self.y_std, "y_groups": {str(k): list(v) for k, v in self.y_groups.items()}}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Standardizer:
-        return cls(d["mean"], d["std"], d.get("y_mean", 0.0), d.get("y_std", 1.0), d.get("y_groups"))
-
-
-# --------------------------------------------------------------------------------------------
-# datamodule
-# --------------------------------------------------------------------------------------------
-class RadbeltDataModule(lightning.LightningDataModule):
-    """Train/val tensors (already standardised) for :func:`eoml.core.training.fit`.
-
-    Training batches are shuffled with a generator seeded from ``(seed, epoch)``; validation
-    batches keep their order. ``num_workers=0`` (the arrays are in memory).
-    """
-
-    def __init__(self, X_train, y_train, X_val, y_val, batch_size: int = 256, seed: int = 0):
-        super().__init__()
-        self.train_ds = TensorDataset(torch.as_tensor(X_train, dtype=torch.float32),
-                                      torch.as_tensor(y_train, dtype=torch.float32))
-        self.val_ds = TensorDataset(torch.as_tensor(X_val, dtype=torch.float32),
-                                    torch.as_tensor(y_val, dtype=torch.float32))
-        self.batch_size = int(batch_size)
-        self.seed = int(seed)
-
-    def train_dataloader(self) -> DataLoader:
-        sampler = EpochShuffleSampler(len(self.train_ds), self.seed)
-        return DataLoader(self.train_ds, batch_size=self.batch_size, sampler=sampler, num_workers=0)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_ds, batch_size=self.batch_size, shuffle=False, num_workers=0)

@@ -26,6 +26,7 @@ from scipy import stats
 
 from eoml.core.io import atomic_path, write_text_atomic
 from eoml.core.metrics import performance_efficiency
+from eoml.radbelt.grid import nearest_shell
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,10 @@ EVENT_COLUMNS = ["L", "L_value", "t_start", "t_end", "level", "threshold"]
 def _window_bins(window_hours: float, bin_hours: float) -> int:
     w = int(round(float(window_hours) / float(bin_hours)))
     if w < 1:
-        raise ValueError(f"window_hours={window_hours} is shorter than one {bin_hours} h bin")
+        raise ValueError(
+            f"radbelt.onset.window_hours = {window_hours} is shorter than one {bin_hours:g} h bin "
+            "(radbelt.grid.bin_hours); make it at least one bin"
+        )
     return w
 
 
@@ -484,6 +488,13 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
         return float(stats.spearmanr(xs, ys).statistic)
 
 
+def _geo_source_index(L_values: np.ndarray, igeo: int, geo_input_L: float) -> int:
+    """The non-GEO shell nearest ``geo_input_L`` (the GEO inputs' source, as in the models)."""
+    if L_values.size == 1:
+        return igeo
+    return nearest_shell(L_values, geo_input_L, igeo, "features.geo_input_L")
+
+
 def spearman_lags(
     ds: xr.Dataset,
     max_lag_bins: int,
@@ -494,9 +505,10 @@ def spearman_lags(
 
     For lag = 0 … ``max_lag_bins`` bins, per L over the finite pairs (NaN with fewer than three
     pairs or a constant series). ``(time, L)`` inputs are taken at the same L (at GEO, at
-    ``geo_input_L``, as the models do); ``(time,)`` inputs (``sw_speed``) are the same at every
-    L. Also one ``L = "mean"`` row per input and lag: the average over the non-GEO shells with a
-    finite rho. Columns ``input, lag_bins, lag_hours, L, rho``.
+    ``geo_input_L``, as the models do: the nearest non-GEO shell when the store does not hold
+    that L, said in the log); ``(time,)`` inputs (``sw_speed``) are the same at every L. Also
+    one ``L = "mean"`` row per input and lag: the average over the non-GEO shells with a finite
+    rho. Columns ``input, lag_bins, lag_hours, L, rho``.
     """
     from eoml.radbelt.baselines import bin_hours_of, geo_index
 
@@ -507,6 +519,8 @@ def spearman_lags(
     igeo = geo_index(L_values, geo_L)
     order = [j for j in np.argsort(L_values, kind="stable") if j != igeo] + ([igeo] if igeo is not None else [])
     rows = []
+    needs_geo_src = igeo is not None and any("L" in ds[n].dims for n in inputs)
+    geo_src = _geo_source_index(L_values, igeo, geo_input_L) if needs_geo_src else None
     for name in inputs:
         var = ds[name]
         if "L" in var.dims:
@@ -514,7 +528,7 @@ def spearman_lags(
         else:
             x_all = np.repeat(var.values.astype(float)[:, None], L_values.size, axis=1)
         if igeo is not None and "L" in var.dims:
-            src = int(np.argmin(np.abs(L_values - geo_input_L)))
+            src = geo_src
             x_all = x_all.copy()
             x_all[:, igeo] = x_all[:, src]
         for lag in range(int(max_lag_bins) + 1):

@@ -1,10 +1,14 @@
 """Paper figures of the radbelt study. Each function writes one PNG (200 dpi) and an SVG beside it.
 
 Forecasts of models with several seeds are shown as the ensemble mean (as in ``pe.csv``).
+Figures draw the L-shells the predictions hold: a requested shell that is not there (e.g. the
+default ``timeseries_L`` on a store of L = 4.0-4.2 only) is replaced by the nearest one, said in
+the figure and in the log.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -14,10 +18,25 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
-from eoml.core.plotting import OBSERVED_COLOR, model_colors, paper_style, save_figure
+from eoml.core.plotting import OBSERVED_COLOR, OKABE_ITO, model_colors, paper_style, save_figure
+
+#: a model keeps its colour in every radbelt figure
+COLORS = {
+    "persistence": "#999999",
+    "lpf": OKABE_ITO[4],
+    "linreg": OKABE_ITO[0],
+    "mlp": OKABE_ITO[2],
+    "cnn": OKABE_ITO[1],
+    "lstm": OKABE_ITO[3],
+}
 from eoml.radbelt.evaluate import DEFAULT_GEO_L, Ensemble, load_ensembles
 
 import matplotlib.pyplot as plt  # noqa: E402,I001  (after eoml.core.plotting chose Agg)
+
+log = logging.getLogger(__name__)
+
+#: A requested L within this of a shell centre is that shell (half the 0.1 L bin, and a margin).
+L_MATCH = 0.051
 
 FLUX_LABEL = "log$_{10}$ flux (cm$^{-2}$ s$^{-1}$ sr$^{-1}$ keV$^{-1}$)"
 INPUT_NAMES = {
@@ -95,12 +114,14 @@ def _L_edges(L_values: np.ndarray, geo_L: float) -> tuple[np.ndarray, np.ndarray
     reg = reg[np.argsort(L_values[reg])]
     Lr = L_values[reg]
     d = float(np.median(np.diff(Lr))) if Lr.size > 1 else 0.1
-    edges = list(np.concatenate([[Lr[0] - d / 2], (Lr[:-1] + Lr[1:]) / 2, [Lr[-1] + d / 2]]))
+    edges = list(np.concatenate([[Lr[0] - d / 2], (Lr[:-1] + Lr[1:]) / 2, [Lr[-1] + d / 2]])) if Lr.size else []
     rows = list(reg)
     if is_geo.any():
         g = int(np.flatnonzero(is_geo)[0])
         lo = geo_L - d
-        if lo > edges[-1] + 1e-9:
+        if not edges:
+            edges.append(lo)
+        elif lo > edges[-1] + 1e-9:
             edges.append(lo)
             rows.append(-1)
         edges.append(geo_L + d)
@@ -111,7 +132,10 @@ def _L_edges(L_values: np.ndarray, geo_L: float) -> tuple[np.ndarray, np.ndarray
 def _L_ticks(ax, L_values: np.ndarray, geo_L: float, axis: str = "y") -> None:
     L_values = np.asarray(L_values, dtype=float)
     reg = L_values[~np.isclose(L_values, geo_L, atol=1e-6)]
-    ticks = [float(v) for v in np.arange(np.ceil(reg.min()), np.floor(reg.max()) + 1)]
+    ticks = [float(v) for v in np.arange(np.ceil(reg.min()), np.floor(reg.max()) + 1)] if reg.size else []
+    if reg.size and len(ticks) < 2:  # a narrow L range (e.g. 4.0-4.2): tick its own shells
+        shells = np.unique(np.round(reg, 1))
+        ticks = [float(v) for v in shells[:: int(np.ceil(shells.size / 6))]]
     labels = [f"{v:g}" for v in ticks]
     if np.isclose(L_values, geo_L, atol=1e-6).any():
         ticks.append(geo_L)
@@ -120,6 +144,35 @@ def _L_ticks(ax, L_values: np.ndarray, geo_L: float, axis: str = "y") -> None:
         ax.set_yticks(ticks, labels)
     else:
         ax.set_xticks(ticks, labels)
+
+
+def nearest_shells(
+    requested: Sequence[float], axis_L: np.ndarray, geo_L: float
+) -> list[tuple[int, list[float]]]:
+    """The shells of ``axis_L`` to draw for the ``requested`` L values.
+
+    Each requested value maps to the shell within :data:`L_MATCH` of it, else to the nearest
+    non-GEO shell (GEO only when GEO itself is requested, or when there is no other shell);
+    shells chosen twice are drawn once. Returns ``(index into axis_L, the requested values it
+    stands for)`` in the order first requested.
+    """
+    axis_L = np.asarray(axis_L, dtype=float)
+    if axis_L.size == 0:
+        raise ValueError("the predictions hold no L-shell")
+    is_geo = np.isclose(axis_L, geo_L, atol=1e-6)
+    regular = np.flatnonzero(~is_geo) if (~is_geo).any() else np.arange(axis_L.size)
+    chosen: dict[int, list[float]] = {}
+    for value in requested:
+        v = float(value)
+        j = int(np.argmin(np.abs(axis_L - v)))
+        if abs(axis_L[j] - v) > L_MATCH or (is_geo[j] and not np.isclose(v, geo_L, atol=L_MATCH)):
+            j = int(regular[np.argmin(np.abs(axis_L[regular] - v))])
+        chosen.setdefault(j, []).append(v)
+    return list(chosen.items())
+
+
+def _L_text(value: float, geo_L: float) -> str:
+    return "GEO" if np.isclose(value, geo_L, atol=1e-6) else f"{value:.1f}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -181,7 +234,7 @@ def plot_pe_vs_L(pe_csv: str | Path, out_png: str | Path) -> Path:
     df["L_num"] = pd.to_numeric(df["L"], errors="coerce")
     leads = sorted(df["lead_hours"].unique())
     models = sorted(df["model"].unique())
-    colors = model_colors(models)
+    colors = model_colors(models, COLORS)
     with paper_style():
         fig, axes = plt.subplots(1, len(leads), figsize=(3.4 * len(leads), 2.6), sharey=True, squeeze=False)
         axes = axes[0]
@@ -231,13 +284,27 @@ def plot_timeseries(
 ) -> Path:
     """Observed and forecast log10 flux at the given L-shells (one panel each) for one lead, with
     the observed event windows ``[t_start, t_end]`` from ``onsets.csv`` shaded and the split
-    boundaries dashed."""
+    boundaries dashed.
+
+    ``L_values`` not held by the predictions are drawn at the nearest shell they hold
+    (:func:`nearest_shells`; a shell is drawn once): the panel says which L was requested, the
+    title says that substitutes are shown, and the substitution is logged (WARNING)."""
     ensembles = _at_lead(prediction_paths, lead_hours)
     observed = _union_observed(ensembles)
     axis_L = observed["L"].values.astype(float)
+    geo_L = ensembles[0].geo_L
+    shells = nearest_shells(L_values, axis_L, geo_L)
+    substituted = False
+    for j, asked in shells:
+        moved = [v for v in asked if abs(axis_L[j] - v) > L_MATCH]
+        if moved:
+            substituted = True
+            log.warning("time-series figure: L = %s not in the predictions (they hold L = %s); drawing L = %s",
+                        ", ".join(f"{v:g}" for v in moved),
+                        ", ".join(_L_text(v, geo_L) for v in np.unique(axis_L)), _L_text(axis_L[j], geo_L))
     times = observed["time"].values
     tnum = _time_num(times)
-    colors = model_colors([e.model for e in ensembles])
+    colors = model_colors([e.model for e in ensembles], COLORS)
     events = pd.read_csv(onsets_csv)
     if len(events):
         geo = events["L"].astype(str) == "GEO"
@@ -245,13 +312,10 @@ def plot_timeseries(
         events = events.drop_duplicates(["L", "t_start", "t_end"])
     segs = _split_segments(times, ensembles[0].split.reindex(time=observed["time"], fill_value="").values)
     with paper_style():
-        fig, axes = plt.subplots(len(L_values), 1, figsize=(7.0, 0.5 + 1.5 * len(L_values)), sharex=True,
+        fig, axes = plt.subplots(len(shells), 1, figsize=(7.0, 0.5 + 1.5 * len(shells)), sharex=True,
                                  squeeze=False)
         axes = axes[:, 0]
-        for ax, Lv in zip(axes, L_values, strict=True):
-            j = int(np.argmin(np.abs(axis_L - float(Lv))))
-            if abs(axis_L[j] - float(Lv)) > 0.051:
-                raise ValueError(f"L = {Lv} is not on the predictions' L axis")
+        for ax, (j, asked) in zip(axes, shells, strict=True):
             if len(events):
                 ev = events[np.isclose(events["L_num"].to_numpy(float), axis_L[j], atol=1e-6)]
                 for s, e in zip(pd.to_datetime(ev["t_start"]), pd.to_datetime(ev["t_end"]), strict=True):
@@ -262,9 +326,15 @@ def plot_timeseries(
                 f = e.forecast.reindex_like(observed).transpose("time", "L").values[:, j]
                 ax.plot(tnum, f, color=colors[e.model], lw=0.8, label=e.model)
             _mark_splits(ax, segs, label=ax is axes[0])
-            ax.text(0.005, 0.95, f"L = {axis_L[j]:.1f}", transform=ax.transAxes, ha="left", va="top")
+            label = f"L = {axis_L[j]:.1f}"
+            if any(abs(axis_L[j] - v) > L_MATCH for v in asked):
+                label += f" (nearest to the requested L = {', '.join(f'{v:g}' for v in asked)})"
+            ax.text(0.005, 0.95, label, transform=ax.transAxes, ha="left", va="top")
         _date_axis(axes[-1])
-        axes[0].set_title(f"{lead_hours:g} h forecasts (shaded: observed event windows)", loc="left", pad=12)
+        title = f"{lead_hours:g} h forecasts (shaded: observed event windows)"
+        if substituted:
+            title += "; requested L not in the data: nearest shell shown"
+        axes[0].set_title(title, loc="left", pad=12)
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
                    ncol=len(ensembles) + 1)
         fig.supylabel(FLUX_LABEL, fontsize=8)

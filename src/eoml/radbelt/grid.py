@@ -12,6 +12,7 @@ highest regular L bins), ``dL`` (their width), ``geo_L`` and ``geo_halfwidth`` (
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from eoml.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["L_centers", "L_bin_index", "time_bin_index", "bin_start_times", "bin_ns", "origin"]
 
@@ -145,3 +148,29 @@ def bin_start_times(indices: Any, grid_cfg: Mapping[str, Any]) -> np.ndarray:
     """Start time (``datetime64[ns]``) of the time bins with global indices ``indices``."""
     k = np.asarray(indices, dtype=np.int64)
     return origin(grid_cfg) + (k * bin_ns(grid_cfg)).astype("timedelta64[ns]")
+
+
+#: A configured L within this of a store shell is that shell (no notice in the log).
+L_TOLERANCE = 1e-3
+
+
+def nearest_shell(L_values: Any, value: float, geo: int | None = None, key: str | None = None) -> int:
+    """Index of the non-GEO shell nearest ``value`` (``geo``: index of the GEO bin, if any).
+
+    A configured L (``key`` names the setting, e.g. ``features.geo_input_L``) that is not one of
+    the store's shells is not an error: a store may hold only part of the L range (e.g. LANL
+    files with L = 4.0-4.2), and the nearest shell is the closest stand-in. That substitution
+    is logged (WARNING) naming the key.
+    """
+    Ls = np.asarray(L_values, dtype=float)
+    candidates = np.flatnonzero(np.arange(Ls.size) != (-1 if geo is None else geo))
+    if candidates.size == 0:
+        raise ValueError("the store has no non-GEO L-shell")
+    j = int(candidates[np.argmin(np.abs(Ls[candidates] - float(value)))])
+    if key is not None and abs(Ls[j] - float(value)) > L_TOLERANCE:
+        shells = Ls[candidates]
+        log.warning(
+            "radbelt.%s = %g is not an L-shell of the store (it holds L = %g-%g); using the nearest, L = %g",
+            key, float(value), shells.min(), shells.max(), Ls[j],
+        )
+    return j

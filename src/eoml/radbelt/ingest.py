@@ -44,7 +44,7 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from eoml.core.errors import InputFileError
+from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import atomic_path, sha256_file
 from eoml.core.store import write_store
 from eoml.radbelt.grid import L_bin_index, L_centers, bin_start_times, time_bin_index
@@ -55,8 +55,10 @@ __all__ = [
     "KIND_VARIABLES",
     "STORE_VARIABLES",
     "bin_file",
+    "check_required",
     "combine",
     "ingest_premeve",
+    "required_variables",
 ]
 
 #: Raw file kind → {partial/store variable name: variable name in the reader's dataset}.
@@ -66,11 +68,14 @@ KIND_VARIABLES: dict[str, dict[str, str]] = {
     "omni2_ascii": {"sw_speed": "sw_speed"},
     "omni_cdf": {"sw_speed": "sw_speed"},
 }
+#: Kinds whose reader skips a bad record (a line) instead of the file (``on_bad_record``).
+RECORD_SKIPPING_KINDS = ("omni2_ascii",)
 #: Variables binned on (time, L) as log10 of positive values; the others are plain per time bin.
 L_RESOLVED = ("flux_1mev", "e2", "e3", "p6")
 #: Store variable of each binned variable.
 STORE_NAME = {"flux_1mev": "log10_flux_1mev", "e2": "log10_e2", "e3": "log10_e3", "p6": "log10_p6",
               "sw_speed": "sw_speed"}
+TARGET_NAME = "log10_flux_1mev"
 STORE_VARIABLES = ("log10_flux_1mev", "log10_e2", "log10_e3", "log10_p6", "sw_speed", "n_rbsp", "n_poes")
 #: PreMevE exchange file kind (``premeve_file_kind``) → binned variable.
 PREMEVE_KIND_VAR = {"target": "flux_1mev", "e2": "e2", "e3": "e3", "p6": "p6"}
@@ -235,10 +240,18 @@ def _empty_data(kind: str, n_L: int) -> dict:
     return {v: (np.zeros(shape), np.zeros(shape, dtype=np.int64)) for v, shape in shapes.items()}
 
 
-def _read_and_bin(path: Path, kind: str, grid_cfg: Mapping[str, Any], energy_kev: float):
-    """Read one raw file and bin it; an all-fill file raises :class:`InputFileError`."""
+def _read_and_bin(path: Path, kind: str, grid_cfg: Mapping[str, Any], energy_kev: float,
+                  on_bad_file: str = "error"):
+    """Read one raw file and bin it: (tbin axis, data, units, skipped records).
+
+    An all-fill file raises :class:`InputFileError`. Line-based products (OMNI2 ASCII) are read
+    with ``on_bad_record=on_bad_file``: with ``"skip"`` a bad line is left out rather than the
+    whole file, and the reader's ``skipped_records`` (``line N: reason`` lines) are returned.
+    """
     if kind == "rbsp_mageis":
         ds = read_any(path, kind, energy_kev=float(energy_kev))
+    elif kind in RECORD_SKIPPING_KINDS:
+        ds = read_any(path, kind, on_bad_record=on_bad_file)
     else:
         ds = read_any(path, kind)
     axis, data, units = _bin_dataset(ds, path, kind, grid_cfg)
@@ -246,7 +259,8 @@ def _read_and_bin(path: Path, kind: str, grid_cfg: Mapping[str, Any], energy_kev
         raise InputFileError(
             path, "all-fill: no finite (and, for fluxes, positive) sample inside the time/L grid"
         )
-    return axis, data, units
+    records = str(ds.attrs.get("skipped_records", "")).strip()
+    return axis, data, units, [line for line in records.split("\n") if line]
 
 
 def _merge_binned(parts: list[tuple[np.ndarray, dict, dict, Path]]):
@@ -287,11 +301,16 @@ def bin_files(
     sample ("all-fill") raises :class:`InputFileError` naming the file when
     ``on_bad_file="error"``; with ``"skip"`` it logs a WARNING naming the file and the problem
     and leaves the file out; the partial records why (``skipped``), so the workflow's expected
-    output exists even when every file of the group was skipped.
+    output exists even when every file of the group was skipped. ``"skip"`` acts at the finest
+    sensible unit: a line-based file (OMNI2 ASCII) loses only its bad lines
+    (see :func:`eoml.radbelt.readers.read_omni2_ascii`); CDF and netCDF readers already turn a
+    record's fill or invalid values into NaN, so for them a skip is a whole unreadable file.
 
     Partial attributes: ``kind``, ``source_file`` and ``source_sha256`` (newline-separated when
     the partial holds several files), ``skipped`` (single file: the reason) or ``skipped_files``
-    (several files: ``"name: reason"`` lines).
+    (several files: ``"name: reason"`` lines), ``skipped_kinds`` (the kind of each skipped file,
+    same order) and ``skipped_records`` (``"name: line N: reason"`` lines), the last two only
+    when something was skipped.
     """
     items = [(Path(p), k) for p, k in items]
     if not items:
@@ -302,17 +321,19 @@ def bin_files(
         _check_kind(kind)
     out_path = Path(out_path)
     n_L = len(L_centers(grid_cfg))
-    parts, skipped, digests = [], [], []
+    parts, skipped, skipped_kinds, records, digests = [], [], [], [], []
     for path, kind in items:
         try:
-            axis, data, units = _read_and_bin(path, kind, grid_cfg, energy_kev)
+            axis, data, units, bad_lines = _read_and_bin(path, kind, grid_cfg, energy_kev, on_bad_file)
             parts.append((axis, data, units, path))
+            records.extend(f"{path.name}: {line}" for line in bad_lines)
         except InputFileError as exc:
             if on_bad_file == "error":
                 raise
             reason = exc.problem if Path(exc.path).name == path.name else str(exc)
             log.warning("skipping %s (%s): %s", path, kind, reason)
             skipped.append((path.name, reason))
+            skipped_kinds.append(kind)
         try:
             digests.append(sha256_file(path))
         except OSError:
@@ -333,6 +354,10 @@ def bin_files(
         attrs["skipped"] = skipped[0][1]
     elif skipped:
         attrs["skipped_files"] = "\n".join(f"{name}: {why}" for name, why in skipped)
+    if skipped:
+        attrs["skipped_kinds"] = "\n".join(skipped_kinds)
+    if records:
+        attrs["skipped_records"] = "\n".join(records)
     kinds = "\n".join(dict.fromkeys(k for _, k in items))
     partial = _partial_dataset(kinds, axis, data, units, grid_cfg, attrs)
     with atomic_path(out_path) as tmp:
@@ -481,20 +506,119 @@ def _read_partial(path: Path, L: np.ndarray, grid_cfg: Mapping[str, Any]) -> dic
     return {"attrs": attrs, "tbins": tbins, "data": data}
 
 
+# --------------------------------------------------------------------------------------------
+# required variables: a store whose model input is empty is refused at once
+
+
+#: Store variable → (what it is, the raw files that provide it).
+_PROVIDERS_RAW = {
+    "log10_flux_1mev": ("the 1 MeV target flux", "RBSP MagEIS files (radbelt.raw.rbsp)"),
+    "log10_e2": ("POES E2", "POES files (radbelt.raw.poes)"),
+    "log10_e3": ("POES E3", "POES files (radbelt.raw.poes)"),
+    "log10_p6": ("POES P6", "POES files (radbelt.raw.poes)"),
+    "sw_speed": ("the solar-wind speed", "OMNI files (radbelt.raw.omni)"),
+}
+_PROVIDERS_PREMEVE = {
+    "log10_flux_1mev": ("the 1 MeV target flux", f"{PREMEVE_PATTERNS['target']} files"),
+    "log10_e2": ("POES E2", f"{PREMEVE_PATTERNS['e2']} files"),
+    "log10_e3": ("POES E3", f"{PREMEVE_PATTERNS['e3']} files"),
+    "log10_p6": ("POES P6", f"{PREMEVE_PATTERNS['p6']} files"),
+    "sw_speed": ("the solar-wind speed", f"{PREMEVE_PATTERNS['omni']} files"),
+}
+
+
+def required_variables(features: Mapping[str, Any] | None) -> dict[str, tuple[str, str]]:
+    """Store variables the models need: {name: (why, what to change to do without it)}.
+
+    With ``features`` (the ``radbelt.features`` section): the target, each configured POES
+    channel, ``log10_e2`` when ``cross_L_e2`` or ``delta_e2`` uses it, and ``sw_speed`` when
+    ``features.sw_speed`` is true. Without ``features`` nothing: the store is not checked
+    against a model set-up (e.g. a store of POES files only, built for a look at the data).
+    """
+    if features is None:
+        return {}
+    out = {TARGET_NAME: ("the forecast target, always required", "")}
+    try:
+        channels, sw_speed = list(features["channels"]), bool(features["sw_speed"])
+    except KeyError as exc:
+        raise ConfigError(f"radbelt.features: missing key {exc.args[0]!r}") from None
+    for ch in channels:
+        name = STORE_NAME.get(ch)
+        if name is None:
+            raise ConfigError(f"radbelt.features.channels: unknown channel {ch!r}")
+        out[name] = (f"radbelt.features.channels includes {ch}",
+                     f"remove {ch} from radbelt.features.channels")
+    if "log10_e2" not in out:
+        for key in ("cross_L_e2", "delta_e2"):
+            value = features.get(key)
+            if value is not None and value is not False:
+                out["log10_e2"] = (f"radbelt.features.{key} is {value}", f"unset radbelt.features.{key}")
+                break
+    if sw_speed:
+        out["sw_speed"] = ("radbelt.features.sw_speed is true", "set radbelt.features.sw_speed: false")
+    return out
+
+
+def _features_from(features: Mapping[str, Any] | None, config: Any) -> Mapping[str, Any] | None:
+    if features is None and isinstance(config, Mapping) and "features" in config:
+        return config["features"]
+    return features
+
+
+def check_required(
+    ds: xr.Dataset,
+    store_path: str | os.PathLike,
+    features: Mapping[str, Any] | None,
+    skipped: Sequence[tuple[str, str]] = (),
+    premeve: bool = False,
+) -> None:
+    """Refuse a store in which a required variable (:func:`required_variables`) has no valid value.
+
+    ``skipped`` holds ``(entry, store variables the file would have given)`` for every skipped
+    raw file, ``entry`` being ``"name: reason"``. The :class:`InputFileError` names the store,
+    each empty variable, why it is required, the skipped files that would have provided it and
+    what to do.
+    """
+    providers = _PROVIDERS_PREMEVE if premeve else _PROVIDERS_RAW
+    problems = []
+    for name, (why, alternative) in required_variables(features).items():
+        if name not in ds or np.isfinite(ds[name].values).any():
+            continue
+        what, files = providers[name]
+        lost = [entry for entry, provides in skipped if name in provides]
+        if lost:
+            shown = "; ".join(lost[:10]) + (f"; ... and {len(lost) - 10} more" if len(lost) > 10 else "")
+            cause = f"every one of the {files} was skipped or holds only fill. Skipped: {shown}"
+            fix = "fix or replace those files (run with on_bad_file: error to stop at the first problem)"
+        else:
+            cause = f"no raw file was skipped for it: the {files} hold no valid value (or none matched)"
+            fix = f"check the {files}"
+        if alternative:
+            fix += f", or {alternative}"
+        problems.append(f"{name} ({what}; {why}) has no valid value: {cause}. To go on: {fix}.")
+    if problems:
+        raise InputFileError(store_path, "not written: " + " ".join(problems))
+
+
 def combine(
     partials: Sequence[str | os.PathLike],
     store_path: str | os.PathLike,
     grid_cfg: Mapping[str, Any],
     config: Any = None,
     sources: Iterable[str | os.PathLike] | None = None,
+    features: Mapping[str, Any] | None = None,
 ) -> Path:
     """Add the partials bin by bin, divide, and write the store (:data:`STORE_VARIABLES`).
 
     Provenance: when ``sources`` (the raw files) are given they are digested; otherwise the raw
     file names and SHA-256 digests recorded in the partials are carried into ``source_files`` /
-    ``source_sha256``. Skipped raw files are listed in ``skipped_files`` (``"name: reason"``).
-    Raises :class:`InputFileError` when a partial is unreadable or binned on another grid, or
-    when every partial is empty.
+    ``source_sha256``. Skipped raw files are listed in ``skipped_files`` (``"name: reason"``),
+    skipped lines of line-based files in ``skipped_records`` (``"name: line N: reason"``).
+    Raises :class:`InputFileError` when a partial is unreadable or binned on another grid, when
+    every partial is empty, or when a variable the models need (:func:`required_variables` of
+    ``features``, else of ``config["features"]``; nothing is checked when neither is given) has
+    no valid value: the message names the variable and the skipped files that would have
+    provided it.
     """
     partials = [Path(p) for p in partials]
     if not partials:
@@ -503,7 +627,8 @@ def combine(
     blocks = _Blocks()
     units: dict[str, str] = {}
     units_from: dict[str, Path] = {}
-    names, digests, skipped = [], [], []
+    names, digests, skipped, records = [], [], [], []
+    skipped_provides: list[tuple[str, tuple[str, ...]]] = []
     energies: dict[float, Path] = {}
     for p in tqdm(partials, desc="combine partials", unit="file", mininterval=5.0):
         part = _read_partial(p, L, grid_cfg)
@@ -512,10 +637,21 @@ def combine(
         names.extend(files)
         sha = str(attrs.get("source_sha256", "")).split("\n")
         digests.extend(sha + [""] * (len(files) - len(sha)))
+        new = []
         if "skipped" in attrs:
-            skipped.append(f"{files[0]}: {attrs['skipped']}")
+            new.append(f"{files[0]}: {attrs['skipped']}")
         if "skipped_files" in attrs:
-            skipped.extend(str(attrs["skipped_files"]).split("\n"))
+            new.extend(str(attrs["skipped_files"]).split("\n"))
+        kinds = str(attrs.get("skipped_kinds", attrs.get("kind", ""))).split("\n")
+        for k, entry in enumerate(new):
+            kind = kinds[k] if len(kinds) == len(new) else ""
+            # a partial from before skipped_kinds: any variable it holds may be the lost one
+            provides = _store_names(kind) if kind in KIND_VARIABLES else tuple(
+                STORE_NAME[v] for v in part["data"])
+            skipped_provides.append((entry, provides))
+        skipped.extend(new)
+        if "skipped_records" in attrs:
+            records.extend(line for line in str(attrs["skipped_records"]).split("\n") if line)
         if part["tbins"].size == 0:
             continue
         if "energy_kev" in attrs:
@@ -542,16 +678,26 @@ def combine(
     if energy is None and isinstance(config, Mapping) and config.get("energy_kev") is not None:
         energy = float(config["energy_kev"])
     ds = _assemble(blocks, L, grid_cfg, units, "RBSP ECT MagEIS, spin-averaged", energy)
+    check_required(ds, store_path, _features_from(features, config), skipped_provides)
     ds.attrs["source_kind"] = "raw"
     ds.attrs["skipped_files"] = skipped
+    ds.attrs["skipped_records"] = records
     extra = {}
     if sources is None:
         extra = {"source_files": names, "source_sha256": digests}
         sources = ()
     out = write_store(ds, store_path, sources=sources, config=config, extra_attrs=extra)
-    log.info("combined %d partials (%d skipped) into %s: %d time bins", len(partials), len(skipped),
-             store_path, ds.sizes["time"])
+    log.info("combined %d partials (%d raw files skipped, %d bad lines skipped) into %s: %d time bins",
+             len(partials), len(skipped), len(records), store_path, ds.sizes["time"])
+    for entry in skipped:
+        log.warning("skipped raw file %s", entry)
+    if records:
+        log.warning("skipped %d bad lines, e.g. %s", len(records), "; ".join(records[:5]))
     return out
+
+
+def _store_names(kind: str) -> tuple[str, ...]:
+    return tuple(STORE_NAME[v] for v in KIND_VARIABLES[kind])
 
 
 # --------------------------------------------------------------------------------------------
@@ -579,6 +725,7 @@ def ingest_premeve(
     store_path: str | os.PathLike,
     grid_cfg: Mapping[str, Any],
     config: Any = None,
+    features: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the store from the LANL PreMevE exchange ASCII files in ``premeve_dir``.
 
@@ -587,7 +734,8 @@ def ingest_premeve(
     6.6); rows are placed on the global time bins of ``grid_cfg`` (rows sharing a bin are
     averaged), on a continuous axis with NaN gaps. Only ``sw_speed`` is kept from the OMNI file
     (the store layout is fixed). A missing file kind raises :class:`InputFileError` naming the
-    directory and the missing kind.
+    directory and the missing kind; a required variable (see :func:`combine`) without any valid
+    value raises :class:`InputFileError` naming it.
     """
     premeve_dir = Path(premeve_dir)
     if not premeve_dir.is_dir():
@@ -638,6 +786,7 @@ def ingest_premeve(
         blocks.add(PREMEVE_KIND_VAR[kind], *_bin_samples(tb2[ok], lb2[ok], logv[ok], n_L))
 
     ds_out = _assemble(blocks, L, grid_cfg, {}, "LANL PreMevE exchange file", None)
+    check_required(ds_out, store_path, _features_from(features, config), premeve=True)
     ds_out.attrs["source_kind"] = "premeve_ascii"
     ds_out.attrs["skipped_files"] = []
     out = write_store(ds_out, store_path, sources=[p for _, p in files], config=config)

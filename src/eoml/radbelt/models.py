@@ -95,10 +95,6 @@ def build_model(name: str, window: int, n_feat: int, **kwargs: Any) -> nn.Module
     return builders[name](int(window), int(n_feat), **kwargs)
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 # --------------------------------------------------------------------------------------------
 # ordinary least squares
 # --------------------------------------------------------------------------------------------

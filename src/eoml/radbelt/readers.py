@@ -22,6 +22,7 @@ Products (details, fill conventions and the exact variable names: ``docs/radbelt
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,9 +32,12 @@ import xarray as xr
 
 from eoml.core.errors import InputFileError
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "KINDS",
     "OMNI2_FIELD_WIDTHS",
+    "ON_BAD_RECORD",
     "POES_CHANNELS",
     "PREMEVE_TIME_ORIGIN",
     "guess_kind",
@@ -50,6 +54,12 @@ __all__ = [
 ISTP_FILL_THRESHOLD = -1e30
 
 FLUX_UNITS = "cm-2 s-1 sr-1 keV-1"
+
+#: What a line-based reader does with a line that is not a record: fail naming it, or skip it.
+ON_BAD_RECORD = ("error", "skip")
+#: Bad lines logged one by one per file (the rest are counted), and listed in ``skipped_records``.
+MAX_LOGGED_RECORDS = 20
+MAX_LISTED_RECORDS = 20
 
 # --------------------------------------------------------------------------------------------
 # small shared helpers
@@ -586,57 +596,105 @@ def _omni2_word(line: str, word: int) -> str:
     return line[_OMNI2_STARTS[word - 1]:_OMNI2_STARTS[word]]
 
 
-def read_omni2_ascii(path: str | Path) -> xr.Dataset:
+def _check_on_bad_record(on_bad_record: str) -> None:
+    if on_bad_record not in ON_BAD_RECORD:
+        raise ValueError(f"on_bad_record must be one of {', '.join(ON_BAD_RECORD)}, got {on_bad_record!r}")
+
+
+def _skip_record(path: Path, skipped: list[tuple[int, str]], number: int, reason: str) -> None:
+    """Log one skipped record (the first :data:`MAX_LOGGED_RECORDS` of a file) and keep it."""
+    skipped.append((number, reason))
+    if len(skipped) <= MAX_LOGGED_RECORDS:
+        log.warning("%s: skipping line %d: %s", path, number, reason)
+    elif len(skipped) == MAX_LOGGED_RECORDS + 1:
+        log.warning("%s: more bad lines; only their count is logged from here on", path)
+
+
+def _skipped_attr(skipped: list[tuple[int, str]]) -> str:
+    """The ``skipped_records`` attribute: ``line N: reason`` lines (the first
+    :data:`MAX_LISTED_RECORDS`, then a count of the rest)."""
+    lines = [f"line {n}: {why}" for n, why in skipped[:MAX_LISTED_RECORDS]]
+    if len(skipped) > MAX_LISTED_RECORDS:
+        lines.append(f"... and {len(skipped) - MAX_LISTED_RECORDS} more bad lines")
+    return "\n".join(lines)
+
+
+def _omni2_record(line: bytes) -> tuple[int, int, int, float]:
+    """(year, day of year, hour, speed) of one OMNI2 line; ``ValueError`` saying why it is not a record."""
+    try:
+        text = line.decode("ascii").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not ASCII text ({_describe(exc)})") from None
+    if len(text) < OMNI2_LINE_LENGTH:
+        raise ValueError(
+            f"has {len(text)} characters, an OMNI2 record has {OMNI2_LINE_LENGTH} (55 words); "
+            "truncated or not OMNI2?"
+        )
+    try:
+        year, doy, hour = (int(_omni2_word(text, w)) for w in (1, 2, 3))
+        speed = float(_omni2_word(text, 25))
+    except ValueError as exc:
+        raise ValueError(f"is not an OMNI2 record ({_describe(exc)})") from None
+    if year < 1963 or not 1 <= doy <= 366 or not 0 <= hour <= 23:
+        raise ValueError(f"has an invalid year/day/hour ({year} {doy} {hour})")
+    return year, doy, hour, speed
+
+
+def read_omni2_ascii(path: str | Path, on_bad_record: str = "error") -> xr.Dataset:
     """Read an OMNI2 hourly ASCII file (``omni2_YYYY.dat``, 55 fixed-width words per line).
 
     Time = year (word 1) + day of year (word 2) + hour (word 3), the start of the hour as OMNI2
     tags it. ``sw_speed`` = word 25 (plasma flow speed, km/s, F6.0); its fill 9999. (and any
     non-positive value) is NaN.
+
+    A line that is not an OMNI2 record (too short, a word that is not a number, not ASCII, an
+    invalid year/day/hour) raises :class:`InputFileError` naming the file and the line with
+    ``on_bad_record="error"``; with ``"skip"`` the line is left out, logged (WARNING: file, line
+    number, why) and listed in the attribute ``skipped_records`` (``line N: reason`` lines), and
+    the other records are kept. A file with no record left raises either way.
     """
     path = Path(path)
+    _check_on_bad_record(on_bad_record)
     try:
-        text = path.read_text(encoding="ascii")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputFileError(path, "file does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise InputFileError(path, f"not a readable OMNI2 ASCII file ({_describe(exc)})") from exc
-    years, doys, hours, speeds = [], [], [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    records: list[tuple[int, int, int, float]] = []
+    skipped: list[tuple[int, str]] = []
+    for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
-        if len(line.rstrip("\r\n")) < OMNI2_LINE_LENGTH:
-            raise InputFileError(
-                path, f"line {number} has {len(line)} characters, an OMNI2 record has "
-                f"{OMNI2_LINE_LENGTH} (55 words); truncated or not OMNI2?"
-            )
         try:
-            years.append(int(_omni2_word(line, 1)))
-            doys.append(int(_omni2_word(line, 2)))
-            hours.append(int(_omni2_word(line, 3)))
-            speeds.append(float(_omni2_word(line, 25)))
+            records.append(_omni2_record(line))
         except ValueError as exc:
-            raise InputFileError(path, f"line {number} is not an OMNI2 record ({_describe(exc)})") from exc
-    if not years:
-        raise InputFileError(path, "no valid sample: the file holds no OMNI2 record")
-    year, doy, hour = np.array(years), np.array(doys), np.array(hours)
-    bad = (year < 1963) | (doy < 1) | (doy > 366) | (hour < 0) | (hour > 23)
-    if bad.any():
-        first = int(np.argmax(bad)) + 1
-        raise InputFileError(path, f"record {first} has an invalid year/day/hour")
+            if on_bad_record == "error":
+                raise InputFileError(path, f"line {number} {exc}") from None
+            _skip_record(path, skipped, number, str(exc))
+    if not records:
+        extra = f" ({len(skipped)} bad lines skipped, the first: line {skipped[0][0]} {skipped[0][1]})" \
+            if skipped else ""
+        raise InputFileError(path, f"no valid sample: the file holds no OMNI2 record{extra}")
+    year, doy, hour, speed = (np.array(col) for col in zip(*records, strict=True))
     time = (
         (year - 1970).astype("datetime64[Y]").astype("datetime64[h]")
         + ((doy - 1) * 24 + hour).astype("timedelta64[h]")
     )
-    speed = np.array(speeds, dtype=np.float64)
+    speed = speed.astype(np.float64)
     speed[(speed >= OMNI2_SPEED_FILL - 0.5) | (speed <= 0)] = np.nan
     if not np.isfinite(speed).any():
         raise InputFileError(path, "no valid sample: every flow speed (word 25) is fill 9999.")
+    attrs = {"product": "omni2_ascii"}
+    if skipped:
+        attrs["skipped_records"] = _skipped_attr(skipped)
+        log.warning("%s: %d bad lines skipped, %d records kept", path, len(skipped), len(records))
     return _dataset(
         path,
         {"sw_speed": ("time", speed, {"units": "km s-1",
                                       "long_name": "solar wind flow speed (OMNI2 word 25)"})},
         time,
-        {"product": "omni2_ascii"},
+        attrs,
     )
 
 

@@ -7,18 +7,20 @@ there is no sample); coordinate ``split(time)``; attributes ``model``, ``lead_bi
 ``lead_hours``, ``seed``, ``n_train``, ``n_val``, ``n_test``, ``best_epoch``.
 
 * :func:`train_neural` — one pooled L-shell network and, with enough GEO training samples, a
-  separate GEO network of the same architecture, trained with :func:`eoml.core.training.fit`.
+  separate GEO network of the same architecture, trained with
+  :func:`eoml.core.training.run_training`. Inputs are standardised per feature
+  (:class:`eoml.core.data.Normalizer`), the target per L-shell (:class:`TargetScaling`).
   Checkpoints and training logs live in ``ckpt_dir`` (outside ``out_dir``, so they survive a
-  failed job and the rerun resumes); ``out_dir`` receives ``predictions.nc``, ``model.pt`` and
-  ``history.csv``.
+  failed job and the rerun resumes); ``out_dir`` receives ``predictions.nc``, ``model.pt`` (an
+  :mod:`eoml.core.modelfile` of kind ``radbelt.neural``) and ``history.csv``.
 * :func:`fit_linreg_predictions` — OLS per L-shell (and one for GEO).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +30,25 @@ import torch
 import xarray as xr
 from torch import nn
 
+from torch.utils.data import TensorDataset
+
 from eoml.core.config import canonical_json
+from eoml.core.data import Normalizer
 from eoml.core.errors import InputFileError
 from eoml.core.io import array_digest, atomic_path
+from eoml.core.modelfile import save_model_file
 from eoml.core.training import (
-    TRAINING_DEFAULTS,
+    DataModule,
     RegressionTask,
     check_checkpoint_dir,
-    fit,
+    run_training,
     seed_everything,
+    training_settings,
 )
 from eoml.radbelt.data import (
     CHANNEL_VARS,
     SPLITS,
     TARGET,
-    RadbeltDataModule,
-    Standardizer,
     build_geo_samples,
     build_samples,
     features_config,
@@ -57,7 +62,7 @@ log = logging.getLogger(__name__)
 
 #: fewest GEO training samples for which a GEO model is fitted
 GEO_MIN_TRAIN = 50
-DEFAULT_SPLIT = {"train": 0.65, "val": 0.14, "test": 0.21}
+MODEL_KIND = "radbelt.neural"
 STORE_VARS = ("log10_flux_1mev", "log10_e2", "log10_e3", "log10_p6", "sw_speed")
 _PREDICT_BATCH = 8192
 
@@ -86,12 +91,9 @@ def open_radbelt_store(store_path: str | Path, variables=STORE_VARS) -> xr.Datas
     return ds[list(variables)].load()
 
 
-def _settings(cfg: Mapping[str, Any]) -> tuple[int, dict, dict, dict]:
-    window = int(cfg.get("window", 16))
-    features = features_config(cfg.get("features"))
-    split = dict(cfg.get("split") or DEFAULT_SPLIT)
-    training = {**TRAINING_DEFAULTS, **dict(cfg.get("training") or {})}
-    return window, features, split, training
+def _settings(cfg: Mapping[str, Any]) -> tuple[int, dict, dict]:
+    """``window``, ``features``, ``split`` of the validated ``radbelt`` section (all required)."""
+    return int(cfg["window"]), features_config(cfg["features"]), dict(cfg["split"])
 
 
 def _number(value: float) -> int | float:
@@ -106,14 +108,55 @@ def _n_per_split(*sample_sets: Mapping[str, Any]) -> dict[str, int]:
     return {s: int(sum(int((np.asarray(ss["split"]) == s).sum()) for ss in sample_sets)) for s in SPLITS}
 
 
-def _predict(net: nn.Module, std: Standardizer, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
+@dataclass
+class TargetScaling:
+    """The target standardised per group (L-shell), with the pooled statistics as fallback.
+
+    The pooled network then predicts each L-shell's anomaly in units of that L-shell's spread, so
+    every L-shell weighs the same in the loss — as in the L-averaged PE it is scored by — instead
+    of the quiet inner L-shells being drowned by the variable outer ones. Groups absent from the
+    training data use the pooled statistics.
+    """
+
+    pooled: Normalizer
+    groups: dict[int, Normalizer]
+
+    @classmethod
+    def fit(cls, y: np.ndarray, groups: np.ndarray) -> TargetScaling:
+        y, groups = np.asarray(y, dtype=np.float64), np.asarray(groups).astype(np.int64)
+        return cls(Normalizer.fit(y, axis=None),
+                   {int(g): Normalizer.fit(y[groups == g], axis=None) for g in np.unique(groups)})
+
+    def _stats(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-sample mean and std of the samples' groups."""
+        groups = np.asarray(groups).astype(np.int64)
+        mean, std = np.full(groups.shape, self.pooled.mean), np.full(groups.shape, self.pooled.std)
+        for g, norm in self.groups.items():
+            mean[groups == g], std[groups == g] = norm.mean, norm.std
+        return mean, std
+
+    def transform(self, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        mean, std = self._stats(groups)
+        return ((np.asarray(y, dtype=np.float64) - mean) / std).astype(np.float32)
+
+    def inverse(self, z: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        mean, std = self._stats(groups)
+        return np.asarray(z, dtype=np.float64) * std + mean
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pooled": self.pooled.to_dict(), "groups": {str(g): n.to_dict() for g, n in self.groups.items()}}
+
+
+def _predict(net: nn.Module, x_norm: Normalizer, y_scaling: TargetScaling, X: np.ndarray,
+             groups: np.ndarray) -> np.ndarray:
     net = net.cpu().eval()
     out = []
     with torch.no_grad():
         for i in range(0, X.shape[0], _PREDICT_BATCH):
-            out.append(net(torch.from_numpy(std.transform(X[i:i + _PREDICT_BATCH]))).reshape(-1).numpy())
+            x = torch.from_numpy(x_norm.transform(X[i:i + _PREDICT_BATCH], dtype=np.float32))
+            out.append(net(x).reshape(-1).numpy())
     pred = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-    return std.inverse_y(pred, groups)
+    return y_scaling.inverse(pred, groups)
 
 
 def _predictions_dataset(
@@ -176,40 +219,37 @@ def _common_attrs(ds, model, lead_bins, seed, window, features, counts) -> dict[
 # --------------------------------------------------------------------------------------------
 # neural networks
 # --------------------------------------------------------------------------------------------
-def _train_net(
-    name: str,
-    samples: Mapping[str, Any],
-    model: str,
-    window: int,
-    training: dict,
-    seed: int,
-    ckpt_root: Path,
-    fingerprint: dict,
-) -> tuple[nn.Module, Standardizer, int, pd.DataFrame]:
+@dataclass
+class _TrainedNet:
+    net: nn.Module
+    x_norm: Normalizer
+    y_scaling: TargetScaling
+    best_epoch: int
+    history: pd.DataFrame
+
+
+def _train_net(name: str, samples: Mapping[str, Any], model: str, window: int, training: dict, seed: int,
+               ckpt_root: Path, fingerprint: dict) -> _TrainedNet:
     train, val = select(samples, "train"), select(samples, "val")
-    # target standardised per L-shell (see Standardizer): every L-shell weighs the same in the loss
-    std = Standardizer().fit(train["X"], train["y"], groups=train["L_index"])
-    X_train, y_train = std.transform(train["X"]), std.transform_y(train["y"], train["L_index"])
-    X_val, y_val = std.transform(val["X"]), std.transform_y(val["y"], val["L_index"])
+    n_feat = train["X"].shape[-1]
+    x_norm = Normalizer.fit(np.asarray(train["X"], dtype=np.float64).reshape(-1, n_feat), axis=-1)
+    y_scaling = TargetScaling.fit(train["y"], train["L_index"])
+    X_train, y_train = x_norm.transform(train["X"], np.float32), y_scaling.transform(train["y"], train["L_index"])
+    X_val, y_val = x_norm.transform(val["X"], np.float32), y_scaling.transform(val["y"], val["L_index"])
     seed_everything(seed)
-    net = build_model(model, window, X_train.shape[-1])
+    net = build_model(model, window, n_feat)
     task = RegressionTask.from_config(net, training)
-    datamodule = RadbeltDataModule(X_train, y_train, X_val, y_val, batch_size=training["batch_size"], seed=seed)
-    run_dir = ckpt_root / "logs" / name
+    datamodule = DataModule(TensorDataset(torch.as_tensor(X_train), torch.as_tensor(y_train)),
+                            TensorDataset(torch.as_tensor(X_val), torch.as_tensor(y_val)),
+                            batch_size=training["batch_size"], seed=seed)
     log.info("%s net (%s): %d train, %d val samples", name, model, len(y_train), len(y_val))
-    fit(
-        task,
-        datamodule,
-        run_dir=run_dir,
-        ckpt_dir=ckpt_root / name,
-        training_cfg=training,
-        seed=seed,
-        fingerprint={**fingerprint, "net": name, "data": array_digest(X_train, y_train, X_val, y_val)},
+    result = run_training(
+        task, datamodule, run_dir=ckpt_root / "logs" / name, ckpt_dir=ckpt_root / name, training_cfg=training,
+        seed=seed, fingerprint={**fingerprint, "net": name, "data": array_digest(X_train, y_train, X_val, y_val)},
     )
-    best_epoch = int((run_dir / "best_epoch.txt").read_text().strip())
-    history = pd.read_csv(run_dir / "history.csv")
+    history = result.history.copy()
     history.insert(0, "net", name)
-    return task.model, std, best_epoch, history
+    return _TrainedNet(task.model, x_norm, y_scaling, result.best_epoch, history)
 
 
 def train_neural(
@@ -223,14 +263,17 @@ def train_neural(
 ) -> Path:
     """Train ``model`` (mlp, cnn, lstm) for one lead and seed; return ``out_dir/predictions.nc``.
 
-    ``cfg`` is the whole ``radbelt`` config section. ``ckpt_dir`` (outside ``out_dir``) holds
-    ``Lshells/`` and ``geo/`` checkpoints and ``logs/``; a rerun with the same store, settings
-    and seed resumes from there. Also writes ``out_dir/model.pt`` (best weights, standardisers,
-    settings) and ``out_dir/history.csv`` (``net, epoch, train_loss, val_loss, lr``).
+    ``cfg`` is the validated ``radbelt`` config section (``window``, ``features``, ``split``,
+    ``training``). ``ckpt_dir`` (outside ``out_dir``) holds ``Lshells/`` and ``geo/``
+    checkpoints and ``logs/``; a rerun with the same store, settings and seed resumes from there.
+    Also writes ``out_dir/model.pt`` (best weights of each net as one ``ModuleDict`` state, input
+    normalisers and target scalings, settings) and ``out_dir/history.csv`` (``net, epoch,
+    train_loss, val_loss, lr``).
     """
     out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
     check_checkpoint_dir(out_dir, ckpt_dir)
-    window, features, split, training = _settings(cfg)
+    window, features, split = _settings(cfg)
+    training = training_settings(cfg["training"], "radbelt.training")
     lead_bins, seed = int(lead_bins), int(seed)
     ds = open_radbelt_store(store_path, _needed_vars(features))
     labels = split_labels(ds["time"].values, split)
@@ -246,45 +289,36 @@ def train_neural(
     fingerprint = {"model": model, "lead_bins": lead_bins, "window": window, "features": features,
                    "split": split}
 
-    net, std, best_epoch, history = _train_net(
-        "Lshells", lshell, model, window, training, seed, ckpt_dir, fingerprint)
-    parts = [(lshell, _predict(net, std, lshell["X"], lshell["L_index"]))]
-    saved: dict[str, Any] = {"Lshells": _net_record(net, std, lshell["feature_names"])}
-    histories = [history]
-
+    nets = {"Lshells": (lshell, _train_net("Lshells", lshell, model, window, training, seed, ckpt_dir, fingerprint))}
     n_geo = _n_per_split(geo)
-    best_epoch_geo = -1
     if n_geo["train"] >= GEO_MIN_TRAIN and n_geo["val"] > 0:
-        geo_net, geo_std, best_epoch_geo, geo_history = _train_net(
-            "geo", geo, model, window, training, seed, ckpt_dir, fingerprint)
-        parts.append((geo, _predict(geo_net, geo_std, geo["X"], geo["L_index"])))
-        saved["geo"] = _net_record(geo_net, geo_std, geo["feature_names"])
-        histories.append(geo_history)
+        nets["geo"] = (geo, _train_net("geo", geo, model, window, training, seed, ckpt_dir, fingerprint))
     else:
         log.info("GEO: %d training / %d validation samples; no GEO model (needs >= %d and >= 1)",
                  n_geo["train"], n_geo["val"], GEO_MIN_TRAIN)
+    parts = [(samples, _predict(t.net, t.x_norm, t.y_scaling, samples["X"], samples["L_index"]))
+             for samples, t in nets.values()]
 
-    used = [lshell] + ([geo] if "geo" in saved else [])
-    attrs = _common_attrs(ds, model, lead_bins, seed, window, features, _n_per_split(*used))
-    attrs.update({"best_epoch": best_epoch, "best_epoch_geo": best_epoch_geo,
-                  "geo_model": int("geo" in saved)})
+    attrs = _common_attrs(ds, model, lead_bins, seed, window, features,
+                          _n_per_split(*(samples for samples, _ in nets.values())))
+    attrs.update({"best_epoch": nets["Lshells"][1].best_epoch,
+                  "best_epoch_geo": nets["geo"][1].best_epoch if "geo" in nets else -1,
+                  "geo_model": int("geo" in nets)})
     pred = _predictions_dataset(ds, labels, parts, attrs)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / "model.pt") as tmp:
-        torch.save({"model": model, "lead_bins": lead_bins, "seed": seed, "window": window,
-                    "config": json.loads(canonical_json(dict(cfg))), "nets": saved}, tmp)
+    save_model_file(
+        out_dir / "model.pt", kind=MODEL_KIND,
+        weights=nn.ModuleDict({name: t.net for name, (_, t) in nets.items()}).state_dict(),
+        arch={"model": model, "window": window,
+              "nets": {name: {"n_features": len(s["feature_names"]), "feature_names": list(s["feature_names"])}
+                       for name, (s, _) in nets.items()}},
+        norm={name: {"x": t.x_norm.to_dict(), "y": t.y_scaling.to_dict()} for name, (_, t) in nets.items()},
+        settings={"lead_bins": lead_bins, "seed": seed, "config": dict(cfg),
+                  "best_epoch": {name: t.best_epoch for name, (_, t) in nets.items()}},
+    )
     with atomic_path(out_dir / "history.csv") as tmp:
-        pd.concat(histories, ignore_index=True).to_csv(tmp, index=False)
+        pd.concat([t.history for _, t in nets.values()], ignore_index=True).to_csv(tmp, index=False)
     return _write_predictions(pred, out_dir / "predictions.nc")
-
-
-def _net_record(net: nn.Module, std: Standardizer, feature_names: list[str]) -> dict[str, Any]:
-    return {
-        "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
-        "standardizer": std.to_dict(),
-        "feature_names": list(feature_names),
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,7 +331,7 @@ def fit_linreg_predictions(
     cfg: Mapping[str, Any],
 ) -> Path:
     """OLS per L-shell (plus one for GEO with >= GEO_MIN_TRAIN training samples) → ``out_path``."""
-    window, features, split, _ = _settings(cfg)
+    window, features, split = _settings(cfg)
     lead_bins = int(lead_bins)
     ds = open_radbelt_store(store_path, _needed_vars(features))
     labels = split_labels(ds["time"].values, split)

@@ -4,7 +4,7 @@ Each trained model (one encoder × init × seed) writes a predictions file: netC
 ``pred_<scene_id>`` ``(y, x)`` uint8 variable per test scene (0 water, 1 ice, 255 no prediction)
 and global attributes ``encoder, init, seed, epochs_run, best_epoch``. :func:`evaluate` scores
 every prediction against the chart label of the scene store (``label``: 0 water, 1 ice, 255
-ignore) with :func:`eoml.seaice.metrics.segmentation_scores` — pixels ignored in either the
+ignore) with :func:`eoml.seaice.metrics.scene_scores` — pixels ignored in either the
 reference or the prediction are dropped, exactly as scikit-learn's ``f1_score`` /
 ``jaccard_score`` would score the remaining pixels with ``labels=[0, 1]``.
 
@@ -16,7 +16,7 @@ Outputs (all written atomically):
 * ``summary.csv`` — mean and standard deviation over seeds (sample std, ``ddof=1``; empty when
   there is a single seed) per ``(init, scene)`` (``group = "scene"``) and per ``(init, season)``
   (``group = "season"``, season from the store attribute). For a season the scenes are *pooled*
-  first — their confusion counts summed, then scored (:func:`~eoml.seaice.metrics.
+  first — their confusion counts summed, then scored (:func:`~eoml.core.metrics.
   scores_from_confusion`) — per seed, as the literature reports scores over many scenes; the
   seed statistics are then taken over these pooled scores.
 * ``confusion.csv`` — the row-normalised confusion matrices (rows = chart, columns =
@@ -44,7 +44,8 @@ import xarray as xr
 from eoml.core.errors import InputFileError
 from eoml.core.io import atomic_path
 from eoml.core.store import open_store
-from eoml.seaice.metrics import scores_from_confusion, segmentation_scores
+from eoml.core.metrics import scores_from_confusion
+from eoml.seaice.metrics import scene_scores
 
 PathLike = str | os.PathLike
 PRED_PREFIX = "pred_"
@@ -150,7 +151,7 @@ def evaluate(
                     f"{PRED_PREFIX}{scene} has shape {pred.shape}, the store label {label.shape}",
                 )
             try:
-                s = segmentation_scores(label, pred)
+                s = scene_scores(label, pred)
             except ValueError as exc:
                 raise InputFileError(pred_path, f"{PRED_PREFIX}{scene}: {exc}") from exc
             rows.append({"init": init, "seed": seed, "scene": scene,

@@ -5,7 +5,7 @@
   error map (correct / wrong / ignored), with that model's weighted F1 in the panel title.
 * :func:`plot_confusions` — the seed-mean row-normalised 2 × 2 confusion matrices
   (``confusion.csv`` from :func:`eoml.seaice.evaluate.evaluate`), one per init × scene, with
-  percentages written in the cells.
+  percentages written in the cells (:func:`eoml.core.figures.confusion_matrices_figure`).
 * :func:`plot_scores` — weighted F1 and IoU (micro, weighted) per init and scene from
   ``segmentation.csv``: bars at the mean over seeds, ± one standard deviation, each seed a dot.
 
@@ -26,10 +26,11 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
 from eoml.core.errors import InputFileError
+from eoml.core.figures import confusion_matrices_figure
 from eoml.core.plotting import model_colors, paper_style, save_figure
 from eoml.core.store import open_store
 from eoml.seaice.evaluate import CLASS_NAMES, read_predictions
-from eoml.seaice.metrics import segmentation_scores
+from eoml.seaice.metrics import scene_scores
 
 PathLike = str | os.PathLike
 WATER, ICE, IGNORED = "#1f4e79", "#e8f1f8", "#9a9a9a"
@@ -103,7 +104,7 @@ def plot_scene_predictions(
                   loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
         for r, init in enumerate(inits, start=1):
             seed, pred = first[init]
-            s = segmentation_scores(label, pred)
+            s = scene_scores(label, pred)
             ax = axes[r, 0]
             ax.imshow(_classes(pred), cmap=CLASS_CMAP, norm=CLASS_NORM, interpolation="nearest")
             ax.set_title(f"{init}, seed {seed}\nweighted F1 = {s['f1_weighted']:.3f}")
@@ -129,35 +130,16 @@ def plot_confusions(confusion_csv: PathLike, output: PathLike) -> tuple[Path, Pa
     need = {"init", "scene", "true", "pred", "fraction"}
     if not need <= set(conf.columns):
         raise InputFileError(confusion_csv, f"needs columns {sorted(need)}")
-    inits, scenes = sorted(conf.init.unique()), sorted(conf.scene.unique())
     k = len(CLASS_NAMES)
+    matrices = {}
+    for (init, scene), sub in conf.groupby(["init", "scene"], sort=True):
+        m = np.full((k, k), np.nan)
+        for row in sub.itertuples():
+            m[CLASS_NAMES.index(row.true), CLASS_NAMES.index(row.pred)] = row.fraction
+        matrices[(str(init), str(scene))] = m
     with paper_style():
-        fig, axes = plt.subplots(len(inits), len(scenes), squeeze=False,
-                                 figsize=(1.8 * len(scenes) + 0.9, 1.75 * len(inits) + 0.3))
-        im = None
-        for i, init in enumerate(inits):
-            for j, scene in enumerate(scenes):
-                ax = axes[i, j]
-                sub = conf[(conf.init == init) & (conf.scene == scene)]
-                m = np.full((k, k), np.nan)
-                for row in sub.itertuples():
-                    m[CLASS_NAMES.index(row.true), CLASS_NAMES.index(row.pred)] = row.fraction
-                im = ax.imshow(100 * m, cmap="Blues", vmin=0, vmax=100)
-                for a in range(k):
-                    for b in range(k):
-                        if np.isfinite(m[a, b]):
-                            ax.text(b, a, f"{100 * m[a, b]:.1f} %", ha="center", va="center",
-                                    color="white" if m[a, b] > 0.55 else "black", fontsize=7.5)
-                ax.set_xticks(range(k), CLASS_NAMES)
-                ax.set_yticks(range(k), CLASS_NAMES)
-                ax.spines[:].set_visible(False)
-                if i == len(inits) - 1:
-                    ax.set_xlabel("predicted")
-                if j == 0:
-                    ax.set_ylabel(f"{init}\nchart")
-                if i == 0:
-                    ax.set_title(scene)
-        fig.colorbar(im, ax=axes, shrink=0.8, label="fraction of chart class (%)")
+        fig, _ = confusion_matrices_figure(matrices, CLASS_NAMES, true_label="chart", pred_label="predicted",
+                                           colorbar_label="fraction of chart class (%)")
         return save_figure(fig, output)
 
 

@@ -20,17 +20,20 @@ drawn uniformly from a generator seeded by ``(seed, scene id, region)`` (stable 
 independent of the order of the ``stores`` dict); a patch is dropped when more than
 ``max_invalid`` of its pixels are invalid (label 255 or any NaN input).
 
-Augmentation (training only): random horizontal and vertical flips, drawn per sample from a seed
-that depends only on ``(seed, epoch, index)`` (:class:`SeededEpochSampler`, as in
-:mod:`eoml.lst.train`), so a resumed run sees the same samples. Training runs with
-:func:`eoml.core.training.fit` (Adam, plateau schedule, early stopping on ``val_loss``, best-epoch
-weights, resumable checkpoints); the data digest enters the checkpoint fingerprint.
+Augmentation (training only): random horizontal and vertical flips
+(:func:`eoml.core.data.flip_rotate`), drawn per sample from a seed that depends only on ``(seed,
+epoch, index)`` (:class:`eoml.core.training.SeededEpochSampler` through
+:class:`eoml.core.training.DataModule`), so a resumed run sees the same samples. Training runs
+with :func:`eoml.core.training.run_training` (Adam, plateau schedule, early stopping on
+``val_loss``, best-epoch weights, resumable checkpoints); the data digest enters the checkpoint
+fingerprint. ``model.pt`` is an :mod:`eoml.core.modelfile` of kind ``seaice.segmenter``.
 
 Prediction (:func:`predict_scene`): the scene is standardised, padded by reflection to a multiple
 of 16 (the encoders' output stride) and classified in one pass, or, with ``tile``, in tiles
-overlapping by ``overlap`` pixels of which only the centre is kept (tiles differ slightly from one
-pass because of the ASPP image-pooling branch, a global average over the tile). NaN input
-pixels are 255 in the class map.
+overlapping by ``overlap`` pixels of which only the centre is kept
+(:func:`eoml.core.inference.predict_tiled`; tiles differ slightly from one pass because of the
+ASPP image-pooling branch, a global average over the tile). NaN input pixels are 255 in the class
+map.
 
 References: M. Karimzadeh, R. Pires de Lima, "Sea ice and water classification in Sentinel-1 SAR
 images with deep learning" (ImageNet-pretrained vs random encoders); Chen et al. (2017) DeepLabv3.
@@ -38,7 +41,6 @@ images with deep learning" (ImageNet-pretrained vs random encoders); Chen et al.
 
 from __future__ import annotations
 
-import json
 import logging
 import zlib
 from collections.abc import Mapping
@@ -46,44 +48,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightning
 import numpy as np
 import torch
-import torch.nn.functional as F
 import xarray as xr
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from eoml.core.config import canonical_json
+from eoml.core.data import Normalizer, flip_rotate, sample_key
 from eoml.core.errors import ConfigError, InputFileError
+from eoml.core.inference import predict_tiled
 from eoml.core.io import array_digest, atomic_path
+from eoml.core.modelfile import load_model_file, save_model_file
 from eoml.core.store import open_store
+from eoml.core.tasks import SegmentationTask as CoreSegmentationTask
 from eoml.core.training import (
-    TRAINING_DEFAULTS,
-    BaseTask,
-    SeededEpochSampler,
+    DataModule,
     check_checkpoint_dir,
-    fit,
-    read_history,
-    seed_everything,
-)
-from eoml.seaice.models import (
-    OUTPUT_STRIDE,
-    Segmenter,
-    build_segmenter,
     count_parameters,
+    run_training,
+    seed_everything,
+    select_device,
+    training_settings,
 )
+from eoml.seaice.models import OUTPUT_STRIDE, Segmenter, build_segmenter
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "CHANNELS",
-    "EXTRA_METRICS",
     "IGNORE",
-    "PATCH_DEFAULTS",
+    "MODEL_KIND",
     "PatchDataset",
-    "SeededEpochSampler",
-    "SegmentationDataModule",
     "SegmentationTask",
     "SegmenterBundle",
     "load_segmenter",
@@ -96,9 +91,11 @@ __all__ = [
 
 CHANNELS = ("hh_db", "hv_db", "incidence_deg")
 IGNORE = 255
-EXTRA_METRICS = ["train_acc", "val_acc"]
-PATCH_DEFAULTS: dict[str, Any] = {"n_per_scene": 200, "size": 256, "max_invalid": 0.3}
-MODEL_FORMAT = 1
+MODEL_KIND = "seaice.segmenter"
+#: floor of the per-channel standard deviations
+MIN_STD = 1e-6
+#: salt of the per-sample seeds of the training patches (see eoml.core.training.DataModule)
+SAMPLE_SALT = 0x5EA1CE
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,8 +115,9 @@ def _load_scene(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _check_split(split_cfg: Mapping[str, Any], stores: Mapping[str, Any]) -> dict[str, Any]:
-    split = {k: [str(s) for s in (split_cfg.get(k) or [])] for k in ("test", "half", "train")}
-    half_val = str(split_cfg.get("half_val", "bottom"))
+    """The validated ``split`` section (every key present: the schema fills the defaults), checked."""
+    split = {k: [str(s) for s in split_cfg[k]] for k in ("test", "half", "train")}
+    half_val = str(split_cfg["half_val"])
     if half_val not in ("top", "bottom"):
         raise ConfigError(f"split.half_val: {half_val!r} is not 'top' or 'bottom'")
     seen: dict[str, str] = {}
@@ -150,8 +148,11 @@ def _valid_inputs(scene: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.logical_and.reduce([np.isfinite(scene[c]) for c in CHANNELS])
 
 
-def training_norm(scenes: Mapping[str, Mapping[str, np.ndarray]], split: Mapping[str, Any]) -> dict[str, list[float]]:
-    """Per-channel mean / std pooled over every valid pixel of the training regions (float64)."""
+def training_norm(scenes: Mapping[str, Mapping[str, np.ndarray]], split: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-channel mean / std pooled over every valid pixel of the training regions (float64).
+
+    A :class:`eoml.core.data.Normalizer` (channel axis 0) as a dict, plus ``n_pixels``.
+    """
     n = 0
     s1 = np.zeros(len(CHANNELS))
     s2 = np.zeros(len(CHANNELS))
@@ -168,15 +169,12 @@ def training_norm(scenes: Mapping[str, Mapping[str, np.ndarray]], split: Mapping
                 s2[k] += (v * v).sum()
     if n == 0:
         raise ConfigError("split: the training regions hold no valid pixel")
-    mean = s1 / n
-    std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
-    return {"mean": mean.tolist(), "std": np.maximum(std, 1e-6).tolist(), "n_pixels": n}
+    return {**Normalizer.from_moments(n, s1, s2, axis=0, min_std=MIN_STD).to_dict(), "n_pixels": n}
 
 
 def _standardise(scene: Mapping[str, np.ndarray], norm: Mapping[str, Any]) -> np.ndarray:
     """``(3, H, W)`` float32, standardised, NaN → 0."""
-    x = np.stack([(scene[c].astype(np.float64) - norm["mean"][k]) / norm["std"][k]
-                  for k, c in enumerate(CHANNELS)])
+    x = Normalizer(norm["mean"], norm["std"], axis=0).transform(np.stack([scene[c] for c in CHANNELS]))
     return np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
@@ -190,7 +188,7 @@ def sample_patches(
     split_cfg: Mapping[str, Any],
     n_per_scene: int,
     patch_size: int,
-    max_invalid: float = 0.3,
+    max_invalid: float,
     seed: int = 0,
     norm: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -266,59 +264,22 @@ class PatchDataset(Dataset):
         return int(self.x.shape[0])
 
     def __getitem__(self, key) -> dict[str, torch.Tensor]:
-        if isinstance(key, (tuple, list)):
-            i, seed = int(key[0]), int(key[1])
-        else:
-            i, seed = int(key), None
-        x, y = self.x[i], self.y[i]
-        if self.augment and seed is not None:
-            rng = np.random.default_rng(seed)
-            flip_h, flip_v = bool(rng.integers(2)), bool(rng.integers(2))
-            dims = [d for d, f in ((-1, flip_h), (-2, flip_v)) if f]
-            if dims:
-                x, y = torch.flip(x, dims), torch.flip(y, dims)
-        return {"x": x.contiguous(), "y": y.contiguous()}
+        i, seed = sample_key(key)
+        sample = {"x": self.x[i], "y": self.y[i]}
+        if self.augment and seed is not None:  # random left-right then up-down flips
+            return flip_rotate(sample, seed, rotate=False, flips=("x", "y"))
+        return {k: v.contiguous() for k, v in sample.items()}
 
 
-class SegmentationDataModule(lightning.LightningDataModule):
-    """Train (shuffled, flipped) / val patch loaders."""
+class SegmentationTask(CoreSegmentationTask):
+    """The core segmentation task on the chart classes: 2 classes (water, ice), ``ignore_index=255``.
 
-    def __init__(self, train_ds: PatchDataset, val_ds: PatchDataset, batch_size: int, seed: int):
-        super().__init__()
-        self.train_ds, self.val_ds = train_ds, val_ds
-        self.batch_size, self.seed = int(batch_size), int(seed)
+    Cross-entropy over the non-ignored pixels; logs ``acc``, ``iou`` and ``f1`` per epoch
+    (``train_acc`` / ``val_acc`` ...).
+    """
 
-    def train_dataloader(self) -> DataLoader:
-        n = len(self.train_ds)
-        # the ASPP pooling branch has a BatchNorm on a 1x1 map: a training batch of 1 fails
-        drop_last = n > self.batch_size and n % self.batch_size == 1
-        return DataLoader(self.train_ds, batch_size=self.batch_size, num_workers=0, drop_last=drop_last,
-                          sampler=SeededEpochSampler(n, self.seed, salt=0x5EA1CE))
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_ds, batch_size=self.batch_size, shuffle=False, num_workers=0)
-
-
-class SegmentationTask(BaseTask):
-    """Cross-entropy (``ignore_index=255``) segmentation; logs ``train_acc`` / ``val_acc`` per epoch."""
-
-    def __init__(self, model: nn.Module, loss: nn.Module | None = None, **kwargs):
-        super().__init__(model, loss=loss if loss is not None else nn.CrossEntropyLoss(ignore_index=IGNORE),
-                         **kwargs)
-
-    def compute_loss(self, batch) -> torch.Tensor:
-        x, y = batch["x"], batch["y"]
-        logits = self(x)
-        valid = y != IGNORE
-        n_valid = int(valid.sum())
-        if n_valid == 0:  # all-ignored batch: cross-entropy would be NaN
-            return logits.sum() * 0.0
-        loss = self.loss(logits, y)
-        with torch.no_grad():
-            acc = ((logits.argmax(1) == y) & valid).sum().float() / n_valid
-        self.log("train_acc" if self.training else "val_acc", acc, on_step=False, on_epoch=True,
-                 batch_size=n_valid)
-        return loss
+    def __init__(self, model: nn.Module, **kwargs):
+        super().__init__(model, num_classes=2, ignore_index=IGNORE, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,20 +297,20 @@ def train_segmenter(
     """Train one segmenter; write ``out_dir/model.pt`` and ``out_dir/history.csv``; return the model path.
 
     ``cfg`` = ``{"split", "patches": {n_per_scene, size, max_invalid}, "training": {...},
-    "weights_path"}``. The network is built first, so a :class:`MissingWeightsError` (ImageNet
-    weights not on disk) fails the job at once. ``ckpt_dir`` (outside ``out_dir``) receives the
+    "weights_path"}``, from the validated configuration (every key present). The network is built
+    first, so a :class:`MissingWeightsError` (ImageNet weights not on disk) fails the job at once. ``ckpt_dir`` (outside ``out_dir``) receives the
     checkpoints and logs (``ckpt_dir/logs``).
     """
     out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
     check_checkpoint_dir(out_dir, ckpt_dir)
     seed = int(seed)
-    patches_cfg = {**PATCH_DEFAULTS, **dict(cfg.get("patches") or {})}
-    training = {**TRAINING_DEFAULTS, **dict(cfg.get("training") or {})}
-    weights_path = cfg.get("weights_path")
+    patches_cfg = dict(cfg["patches"])
+    training = training_settings(cfg["training"], "seaice.training")
+    weights_path = cfg["weights_path"]
 
     seed_everything(seed)
     net = build_segmenter(encoder, init, n_classes=2, in_channels=len(CHANNELS), weights_path=weights_path)
-    data = sample_patches(stores, cfg.get("split") or {}, patches_cfg["n_per_scene"], patches_cfg["size"],
+    data = sample_patches(stores, cfg["split"], patches_cfg["n_per_scene"], patches_cfg["size"],
                           patches_cfg["max_invalid"], seed)
     for role in ("train", "val"):
         if len(data[role]["y"]) == 0:
@@ -359,41 +320,28 @@ def train_segmenter(
     train_ds = PatchDataset(data["train"]["x"], data["train"]["y"], augment=True)
     val_ds = PatchDataset(data["val"]["x"], data["val"]["y"], augment=False)
     task = SegmentationTask.from_config(net, training)
-    datamodule = SegmentationDataModule(train_ds, val_ds, training["batch_size"], seed)
+    # the ASPP pooling branch has a BatchNorm on a 1x1 map: a training batch of 1 fails
+    datamodule = DataModule(train_ds, val_ds, batch_size=training["batch_size"], seed=seed,
+                            sample_salt=SAMPLE_SALT, avoid_single_batch=True)
     log.info("%s/%s seed %d: %d parameters; %d train / %d val patches of %d px; norm mean %s std %s",
              encoder, init, seed, count_parameters(net), len(train_ds), len(val_ds), patches_cfg["size"],
              np.round(data["norm"]["mean"], 3).tolist(), np.round(data["norm"]["std"], 3).tolist())
     fingerprint = {"encoder": encoder, "init": init, "patches": patches_cfg, "data": data["digest"],
                    "weights_path": None if weights_path is None else str(weights_path)}
-    run_dir = ckpt_dir / "logs"
-    fit(task, datamodule, run_dir=run_dir, ckpt_dir=ckpt_dir, training_cfg=training, seed=seed,
-        fingerprint=fingerprint)
-    best_epoch = int((run_dir / "best_epoch.txt").read_text().strip())
-    history = read_history(run_dir, columns=EXTRA_METRICS)
-    epochs_run = len(history)
+    result = run_training(task, datamodule, run_dir=ckpt_dir / "logs", ckpt_dir=ckpt_dir, training_cfg=training,
+                          seed=seed, fingerprint=fingerprint, history_columns=task.metric_names)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "format": MODEL_FORMAT,
-        "state_dict": {k: v.detach().cpu().contiguous().clone() for k, v in task.model.state_dict().items()},
-        "encoder": encoder,
-        "init": init,
-        "seed": seed,
-        "norm": {"mean": list(data["norm"]["mean"]), "std": list(data["norm"]["std"])},
-        "channels": list(CHANNELS),
-        "best_epoch": best_epoch,
-        "epochs_run": epochs_run,
-        "n_train": len(train_ds),
-        "n_val": len(val_ds),
-        "data_digest": data["digest"],
-        "config": json.loads(canonical_json(dict(cfg))),
-    }
-    model_path = out_dir / "model.pt"
-    with atomic_path(model_path) as tmp:
-        torch.save(record, tmp)
+    model_path = save_model_file(
+        out_dir / "model.pt", kind=MODEL_KIND, weights=result.weights,
+        arch={"encoder": encoder, "n_classes": 2, "channels": list(CHANNELS)},
+        norm=Normalizer(data["norm"]["mean"], data["norm"]["std"], axis=0).to_dict(),
+        settings={"init": init, "seed": seed, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+                  "n_train": len(train_ds), "n_val": len(val_ds), "data_digest": data["digest"],
+                  "config": dict(cfg)},
+    )
     with atomic_path(out_dir / "history.csv") as tmp:
-        history.to_csv(tmp, index=False)
-    log.info("wrote %s (best epoch %d of %d)", model_path, best_epoch, epochs_run)
+        result.history.to_csv(tmp, index=False)
+    log.info("wrote %s (best epoch %d of %d)", model_path, result.best_epoch, result.epochs_run)
     return model_path
 
 
@@ -420,56 +368,20 @@ class SegmenterBundle:
 
 def load_segmenter(path: str | Path, device: str | torch.device | None = None) -> SegmenterBundle:
     """Load ``model.pt`` written by :func:`train_segmenter`; :class:`InputFileError` when unusable."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "model file does not exist")
-    try:
-        # our own file, written by train_segmenter: full unpickling is safe
-        record = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise InputFileError(path, f"not a readable torch model file ({type(exc).__name__}: {exc})") from exc
-    required = ("state_dict", "encoder", "init", "norm")
-    if not isinstance(record, Mapping) or any(k not in record for k in required):
-        raise InputFileError(path, f"not an eoml seaice model (needs {', '.join(required)})")
+    record = load_model_file(path, kind=MODEL_KIND)
     try:
         # the trained weights replace any ImageNet ones: build with random init (no checkpoint needed)
-        net = build_segmenter(record["encoder"], "random", n_classes=2, in_channels=len(CHANNELS))
-        net.load_state_dict(record["state_dict"])
-    except (ConfigError, RuntimeError, KeyError) as exc:
+        net = build_segmenter(record.arch["encoder"], "random", n_classes=2, in_channels=len(CHANNELS))
+        net.load_state_dict(record.weights)
+        norm = Normalizer.from_dict(record.norm)
+        settings = record.settings
+        net.init = settings["init"]
+    except (ConfigError, RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise InputFileError(path, f"model weights do not match its settings: {exc}") from exc
-    net.init = record["init"]
-    dev = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
-    net = net.to(dev).eval()
-    return SegmenterBundle(net, dict(record["norm"]), record["encoder"], record["init"],
-                           int(record.get("seed", -1)), int(record.get("best_epoch", -1)),
-                           int(record.get("epochs_run", -1)))
-
-
-def _classify(bundle: SegmenterBundle, x: np.ndarray) -> np.ndarray:
-    """Argmax class of a ``(3, h, w)`` standardised array, reflect-padded to a multiple of 16."""
-    _, h, w = x.shape
-    ph, pw = (-h) % OUTPUT_STRIDE, (-w) % OUTPUT_STRIDE
-    xt = torch.from_numpy(np.ascontiguousarray(x))[None].to(bundle.device)
-    if ph or pw:
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        xt = F.pad(xt, (0, pw, 0, ph), mode=mode)
-    with torch.no_grad():
-        logits = bundle.net(xt)[0, :, :h, :w]
-    return logits.argmax(0).to(torch.uint8).cpu().numpy()
-
-
-def _tile_spans(n: int, tile: int, overlap: int) -> list[tuple[int, int, int]]:
-    """``(start, keep_lo, keep_hi)`` of tiles of ``tile`` px covering ``range(n)``, keeping centres."""
-    if n <= tile:
-        return [(0, 0, n)]
-    step = tile - 2 * overlap
-    starts = list(range(0, n - tile, step)) + [n - tile]
-    spans, lo = [], 0
-    for k, s in enumerate(starts):
-        hi = n if k == len(starts) - 1 else s + tile - overlap
-        spans.append((s, lo, hi))
-        lo = hi
-    return spans
+    net = net.to(select_device(device)).eval()
+    return SegmenterBundle(net, {"mean": norm.mean.tolist(), "std": norm.std.tolist()}, record.arch["encoder"],
+                           settings["init"], int(settings["seed"]), int(settings["best_epoch"]),
+                           int(settings["epochs_run"]))
 
 
 def predict_scene(model_bundle: SegmenterBundle, store_path: str | Path, tile: int | None = None,
@@ -477,23 +389,19 @@ def predict_scene(model_bundle: SegmenterBundle, store_path: str | Path, tile: i
     """Class map ``(H, W)`` uint8 (0 water, 1 ice, 255 where an input is NaN) of a scene store.
 
     Whole scene in one pass (``tile=None``), or ``tile × tile`` tiles overlapping by ``overlap``
-    pixels on each side, of which only the centre is kept.
+    pixels on each side, of which only the centre is kept; reflect-padded to a multiple of the
+    output stride (:func:`eoml.core.inference.predict_tiled`).
     """
     scene = _load_scene(store_path)
     valid = _valid_inputs(scene)
     x = _standardise(scene, model_bundle.norm)
-    h, w = valid.shape
-    if tile is None:
-        out = _classify(model_bundle, x)
-    else:
+    if tile is not None:
         tile, overlap = int(tile), int(overlap)
         if overlap < 0 or tile <= 2 * overlap:
             raise ConfigError(f"predict: tile {tile} must exceed twice the overlap {overlap}")
-        out = np.empty((h, w), dtype=np.uint8)
-        for r0, rlo, rhi in _tile_spans(h, tile, overlap):
-            for c0, clo, chi in _tile_spans(w, tile, overlap):
-                pred = _classify(model_bundle, x[:, r0:r0 + tile, c0:c0 + tile])
-                out[rlo:rhi, clo:chi] = pred[rlo - r0:rhi - r0, clo - c0:chi - c0]
+    logits = predict_tiled(model_bundle.net, x, OUTPUT_STRIDE, tile=tile, overlap=overlap,
+                           device=model_bundle.device)
+    out = logits.argmax(0).to(torch.uint8).numpy()
     return np.where(valid, out, IGNORE).astype(np.uint8)
 
 

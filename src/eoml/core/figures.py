@@ -1,0 +1,187 @@
+"""Figures every learning study draws: confusion matrices and training loss curves.
+
+The functions build a figure and return ``(fig, axes)`` without saving it, so a study can add its
+own annotations; call them inside :func:`eoml.core.plotting.paper_style` and write the result with
+:func:`eoml.core.plotting.save_figure`::
+
+    with paper_style():
+        fig, axes = loss_curves_figure({"unet": history}, terms=[("loss", "total loss")])
+        save_figure(fig, "results/x/loss_curves.png")
+
+* :func:`confusion_panel` / :func:`confusion_matrices_figure` — row-normalised confusion matrices
+  (rows = reference class, columns = predicted class) in percent, the value written in each cell;
+  a grid of them keyed by ``(row, column)`` names (e.g. model × scene) with one colour bar.
+* :func:`loss_curves_figure` — per-epoch training (dashed) and validation (solid) curves of one or
+  more histories (the ``DataFrame`` of :func:`eoml.core.training.read_history` /
+  ``run_training``: ``epoch, train_<term>, val_<term>``), one panel per loss term, the best
+  epoch marked on every validation curve, linear or logarithmic ``y``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+from eoml.core.plotting import OKABE_ITO
+
+import matplotlib.pyplot as plt  # noqa: E402,I001  (after eoml.core.plotting chose Agg)
+
+__all__ = ["confusion_matrices_figure", "confusion_panel", "loss_curves_figure"]
+
+
+# --------------------------------------------------------------------------------------------
+# confusion matrices
+# --------------------------------------------------------------------------------------------
+def confusion_panel(ax, matrix: np.ndarray, class_names: Sequence[str], *, cmap: str = "Blues",
+                    text_threshold: float = 0.55, fontsize: float = 7.5):
+    """Draw one row-normalised confusion matrix (fractions 0–1) on ``ax`` in percent.
+
+    Cells hold ``"xx.x %"`` (white text above ``text_threshold``); NaN cells (an empty reference
+    class) are left blank. Ticks carry ``class_names`` (rows = reference, columns = prediction).
+    Returns the image (for a colour bar, 0–100 %).
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    k = len(class_names)
+    if m.shape != (k, k):
+        raise ValueError(f"confusion matrix of shape {m.shape} for {k} class names")
+    image = ax.imshow(100 * m, cmap=cmap, vmin=0, vmax=100)
+    for a in range(k):
+        for b in range(k):
+            if np.isfinite(m[a, b]):
+                ax.text(b, a, f"{100 * m[a, b]:.1f} %", ha="center", va="center",
+                        color="white" if m[a, b] > text_threshold else "black", fontsize=fontsize)
+    ax.set_xticks(range(k), class_names)
+    ax.set_yticks(range(k), class_names)
+    ax.spines[:].set_visible(False)
+    return image
+
+
+def confusion_matrices_figure(
+    matrices: Mapping[tuple[str, str], np.ndarray],
+    class_names: Sequence[str],
+    *,
+    true_label: str = "reference",
+    pred_label: str = "predicted",
+    colorbar_label: str = "fraction of reference class (%)",
+    panel_size: tuple[float, float] = (1.8, 1.75),
+):
+    """A grid of :func:`confusion_panel` keyed by ``(row name, column name)``.
+
+    Rows and columns are the sorted distinct names (e.g. models × test scenes); a missing pair
+    leaves its panel empty. The left column's ``y`` labels read ``"<row name>\\n<true_label>"``,
+    the bottom row's ``x`` labels ``pred_label``, the top row's titles the column names.
+    Returns ``(fig, axes)`` (axes a 2-D array).
+    """
+    if not matrices:
+        raise ValueError("no confusion matrix to draw")
+    rows = sorted({r for r, _ in matrices})
+    cols = sorted({c for _, c in matrices})
+    fig, axes = plt.subplots(len(rows), len(cols), squeeze=False,
+                             figsize=(panel_size[0] * len(cols) + 1.6, panel_size[1] * len(rows) + 0.3))
+    image = None
+    for i, row in enumerate(rows):
+        for j, col in enumerate(cols):
+            ax = axes[i, j]
+            if (row, col) not in matrices:
+                ax.set_visible(False)
+                continue
+            image = confusion_panel(ax, matrices[(row, col)], class_names)
+            if i == len(rows) - 1:
+                ax.set_xlabel(pred_label)
+            if j == 0:
+                ax.set_ylabel(f"{row}\n{true_label}")
+            if i == 0:
+                ax.set_title(col)
+    fig.colorbar(image, ax=axes, shrink=0.8, label=colorbar_label)
+    return fig, axes
+
+
+# --------------------------------------------------------------------------------------------
+# loss curves
+# --------------------------------------------------------------------------------------------
+def _best_epoch(history: pd.DataFrame, given: int | None) -> int | None:
+    if given is not None:
+        return int(given)
+    if "val_loss" in history and history["val_loss"].notna().any():
+        return int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    return None
+
+
+def loss_curves_figure(
+    histories: Mapping[str, pd.DataFrame] | pd.DataFrame,
+    terms: Sequence[tuple[str, str]] = (("loss", "loss"),),
+    *,
+    colors: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    best_epochs: Mapping[str, int] | None = None,
+    log_scale: bool = True,
+    ylabel: str = "loss",
+    empty_notes: Mapping[str, str] | None = None,
+    figsize: tuple[float, float] | None = None,
+):
+    """Training (dashed) and validation (solid) curves per epoch, one panel per loss term.
+
+    ``histories`` maps a model name to its history (or is one history); each needs ``epoch`` and,
+    per term ``t`` of ``terms`` (``(column stem, panel title)``, e.g. ``("loss", "total loss")``,
+    ``("mse", "MSE term")``), ``train_<t>`` and / or ``val_<t>``; a term a model did not log is
+    skipped for it. A dot marks the best epoch on every validation curve: ``best_epochs[name]``
+    when given, else the epoch of the lowest ``val_loss`` (the epoch
+    :func:`eoml.core.training.run_training` keeps). A panel with no curve shows
+    ``empty_notes[t]`` (default "not logged"). ``colors`` / ``labels`` default to the Okabe–Ito
+    cycle and the names. Returns ``(fig, axes)`` (axes 1-D, one per term).
+    """
+    if isinstance(histories, pd.DataFrame):
+        histories = {"model": histories}
+    if not histories:
+        raise ValueError("no training history to draw")
+    for name, h in histories.items():
+        if "epoch" not in h:
+            raise ValueError(f"history of {name!r} has no 'epoch' column (columns: {list(h.columns)})")
+    names = list(histories)
+    colors = dict(colors or {})
+    for k, name in enumerate(n for n in names if n not in colors):
+        colors[name] = OKABE_ITO[k % len(OKABE_ITO)]
+    labels = {n: (labels or {}).get(n, n) for n in names}
+    fig, axes = plt.subplots(1, len(terms), squeeze=False,
+                             figsize=figsize or (2.4 * len(terms) + 0.2, 2.4))
+    axes = axes[0]
+    for ax, (term, title) in zip(axes, terms, strict=True):
+        drawn = False
+        for name, h in histories.items():
+            tr, va = f"train_{term}", f"val_{term}"
+            c = colors[name]
+            if tr in h and h[tr].notna().any():
+                ax.plot(h["epoch"], h[tr], ls="--", color=c, lw=0.8)
+                drawn = True
+            if va in h and h[va].notna().any():
+                ax.plot(h["epoch"], h[va], ls="-", color=c, lw=1.1, label=labels[name])
+                best = _best_epoch(h, (best_epochs or {}).get(name))
+                at = h["epoch"] == best
+                if best is not None and at.any():
+                    ax.plot(h.loc[at, "epoch"], h.loc[at, va], "o", color=c, ms=3.5)
+                drawn = True
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if drawn and log_scale:
+            ax.set_yscale("log")
+        if not drawn:
+            ax.text(0.5, 0.5, (empty_notes or {}).get(term, "not logged"), ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0].set_ylabel(ylabel)
+    handles, texts = [], []
+    for ax in axes:
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            if text not in texts:
+                handles.append(handle)
+                texts.append(text)
+    handles += [plt.Line2D([], [], color="k", ls="--", lw=0.8), plt.Line2D([], [], color="k", ls="-", lw=1.1),
+                plt.Line2D([], [], color="k", ls="", marker="o", ms=3.5)]
+    texts += ["training", "validation", "best epoch"]
+    fig.legend(handles, texts, loc="outside lower center", ncol=min(len(texts), 4))
+    return fig, axes

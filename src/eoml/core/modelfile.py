@@ -1,0 +1,119 @@
+"""One model-file format for every trained network of the workflow (``model.pt``).
+
+A model file is a ``torch.save`` of plain data only (tensors, dicts, lists, strings, numbers), so
+it is read back with ``torch.load(weights_only=True)`` — no code is unpickled:
+
+============== ===============================================================================
+``format``     ``"eoml-model"`` (what tells an eoml model file from any other torch file)
+``version``    :data:`FORMAT_VERSION` of the layout
+``kind``       what the file holds, ``"<study>.<model family>"`` (e.g. ``"demo.mlp"``); a loader
+               names the kind it expects and refuses another
+``weights``    a ``state_dict`` (several networks: one ``state_dict`` of an
+               ``nn.ModuleDict``, keys prefixed by the network's name)
+``arch``       the architecture spec that rebuilds the network(s) before loading the weights
+``norm``       the normalisation (e.g. :meth:`eoml.core.data.Normalizer.to_dict`), or None
+``settings``   everything else worth keeping: training settings, seed, best epoch, data digest…
+``eoml_version`` the eoml version that wrote the file
+============== ===============================================================================
+
+Files are written atomically (temporary sibling renamed into place). :func:`load_model_file`
+raises :class:`eoml.core.errors.InputFileError` naming the file when it is missing, unreadable,
+not an eoml model file, of a newer layout, or of another kind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from eoml import __version__
+from eoml.core.config import canonical_json
+from eoml.core.errors import InputFileError
+from eoml.core.io import atomic_path
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFile", "load_model_file", "save_model_file"]
+
+FORMAT = "eoml-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelFile:
+    """The content of a model file (see the module documentation for the fields)."""
+
+    kind: str
+    weights: dict[str, torch.Tensor]
+    arch: dict[str, Any] = field(default_factory=dict)
+    norm: Any = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    eoml_version: str = __version__
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-able data as plain Python objects (tuples → lists, NumPy scalars → numbers)."""
+    return json.loads(canonical_json(obj))
+
+
+def save_model_file(
+    path: str | Path,
+    *,
+    kind: str,
+    weights: Mapping[str, torch.Tensor],
+    arch: Mapping[str, Any],
+    norm: Any = None,
+    settings: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a model file atomically; return its path.
+
+    ``arch``, ``norm`` and ``settings`` must be JSON-able (they are stored as plain data);
+    ``weights`` are stored as contiguous CPU copies.
+    """
+    path = Path(path)
+    record = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "kind": str(kind),
+        "weights": {str(k): v.detach().cpu().contiguous().clone() for k, v in weights.items()},
+        "arch": _plain(dict(arch)),
+        "norm": _plain(norm),
+        "settings": _plain(dict(settings or {})),
+        "eoml_version": __version__,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(record, tmp)
+    return path
+
+
+def load_model_file(path: str | Path, kind: str | None = None) -> ModelFile:
+    """Read a model file written by :func:`save_model_file` (of ``kind``, when given)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "model file does not exist")
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad or foreign file
+        raise InputFileError(path, f"not a readable eoml model file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(record, Mapping) or record.get("format") != FORMAT:
+        raise InputFileError(path, "not an eoml model file (no 'format: eoml-model' record; retrain the "
+                                   "model with this eoml version)")
+    version = record.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise InputFileError(path, f"model file layout version {version!r} is newer than this eoml "
+                                   f"({__version__}) reads ({FORMAT_VERSION})")
+    missing = [k for k in ("kind", "weights", "arch", "norm", "settings") if k not in record]
+    if missing:
+        raise InputFileError(path, f"model file lacks {', '.join(missing)}")
+    if kind is not None and record["kind"] != kind:
+        raise InputFileError(path, f"holds a {record['kind']!r} model, not a {kind!r} model")
+    weights = record["weights"]
+    if not isinstance(weights, Mapping) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise InputFileError(path, "model file weights are not a state_dict of tensors")
+    return ModelFile(kind=str(record["kind"]), weights=dict(weights), arch=dict(record["arch"]),
+                     norm=record["norm"], settings=dict(record["settings"]),
+                     eoml_version=str(record.get("eoml_version", "unknown")))
