@@ -27,7 +27,7 @@ if LST["source"] == "demo":
             sorted([path for pair in LST_PAIRS.values() for path in pair] + _scene_files(LST_DEMO_PLAN["scenes"])),
         params:
             out_dir=LST_DEMO_DIR,
-            cfg=canonical_json(LST["demo"]),
+            cfg=lst_cfg("demo"),
         log:
             LOGS / "lst" / "demo_raw.log",
         benchmark:
@@ -106,7 +106,7 @@ rule lst_baseline:
         inputs=LST_PATHS["eval_inputs"],
         code=code("lst", "baseline"),
     output:
-        predictions=LST_PATHS["predictions"],
+        predictions=directory(LST_PATHS["predictions"]),
     wildcard_constraints:
         lst_method="|".join(LST["baselines"]) or "(?!)",
     params:
@@ -159,7 +159,7 @@ rule lst_predict:
         inputs=LST_PATHS["eval_inputs"],
         code=code("lst", "predict"),
     output:
-        predictions=LST_PATHS["predictions"],
+        predictions=directory(LST_PATHS["predictions"]),
     wildcard_constraints:
         lst_method="|".join(LST_MODELS) or "(?!)",
     threads: 1
@@ -220,15 +220,13 @@ rule lst_figure_maps:
             subcategory="maps",
             labels={"figure": "maps", "dataset": "{lst_dataset}"},
         ),
-    params:
-        cfg=lst_cfg("figure-maps"),
     log:
         LOGS / "lst" / "figure_maps_{lst_dataset}.log",
     conda:
         ENV
     shell:
         "python -m eoml lst figure-maps --inputs {input.inputs:q} --dataset {wildcards.lst_dataset}"
-        " --predictions {input.predictions:q} --output {output.figure:q} --config-json {params.cfg:q} > {log:q} 2>&1"
+        " --predictions {input.predictions:q} --output {output.figure:q} > {log:q} 2>&1"
 
 
 rule lst_figure_losses:

@@ -1,7 +1,7 @@
 # radbelt: forecasting 1 MeV electrons in the outer Van Allen belt (PreMevE 2.0).
 #
 # raw files --(one ingest job per day: RBSP + POES; per OMNI file)--> partials --(combine)--> store.zarr
-# store --> OLS / neural nets (model x lead x seed, gpu=1) / baselines --> predictions.nc
+# store --> OLS / neural nets (model x lead x seed, gpu=1) / baselines --> predictions.zarr
 # predictions --> pe.csv, onsets.csv, figures
 
 
@@ -109,7 +109,7 @@ rule radbelt_train:
         store=RB_PATHS["store"],
         code=code("radbelt", "train"),
     output:
-        predictions=radbelt_neural("predictions.nc"),
+        predictions=directory(radbelt_neural("predictions.zarr")),
         weights=radbelt_neural("model.pt"),
         history=radbelt_neural("history.csv"),
     params:
@@ -141,7 +141,7 @@ rule radbelt_linreg:
         store=RB_PATHS["store"],
         code=code("radbelt", "linreg"),
     output:
-        predictions=RB_PATHS["linreg"],
+        predictions=directory(RB_PATHS["linreg"]),
     params:
         cfg=radbelt_cfg("linreg"),
     log:
@@ -159,7 +159,7 @@ rule radbelt_baseline:
         store=RB_PATHS["store"],
         code=code("radbelt", "baseline"),
     output:
-        predictions=RB_PATHS["baseline"],
+        predictions=directory(RB_PATHS["baseline"]),
     params:
         cfg=radbelt_cfg("baseline"),
     log:

@@ -94,7 +94,7 @@ rule seaice_predict:
         stores=seaice_stores(SI["split"]["test"]),
         code=code("seaice", "predict"),
     output:
-        predictions=SI_PATHS["predictions"],
+        predictions=directory(SI_PATHS["predictions"]),
     params:
         cfg=seaice_cfg("predict"),
     threads: 1

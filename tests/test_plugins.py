@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -38,20 +37,22 @@ from eoml.core.cli import StudyCommands, arg
 
 COMMANDS = StudyCommands()
 
+COMMANDS.call("write", "eoml.tinystudy.science:write", "write the message", arg("--output", required=True))
 
-@COMMANDS.step("write", "write the message", arg("--output", required=True))
-def _write(args):
-    from eoml.tinystudy.science import write
 
-    write(args.output, args.cfg["message"])
+@COMMANDS.step("shout", "print the message in capitals")
+def _shout(args):
+    from eoml.core.metrics import rmse  # noqa: F401  (only to show the step's own imports count)
+
+    print(args.cfg["message"].upper())
 '''
 
 SCIENCE = '''\
 from eoml.core.io import write_text_atomic
 
 
-def write(path, message):
-    write_text_atomic(path, message + "\\n")
+def write(path, cfg):
+    write_text_atomic(path, cfg["message"] + "\\n")
 '''
 
 RULES = '''\
@@ -198,3 +199,16 @@ def test_safe_ids_are_unique_and_wildcard_safe():
     ids = safe_ids({"omni2_2019 (1)": "omni2_2019 (1)", "omni2_2019_1": "omni2_2019_1", "x": "(x)"})
     assert ids == {"omni2_2019 (1)": "omni2_2019_1", "omni2_2019_1": "omni2_2019_1-2", "x": "x"}
     assert all(re.fullmatch(SAFE_ID, v) for v in ids.values())
+
+
+def test_step_sources_follow_each_steps_own_imports(project):
+    from eoml.core.workflow import step_sources
+
+    def names(step):
+        return {str(Path(p).relative_to(project / "src" / "eoml")) for p in step_sources(
+            project / "src", "eoml.tinystudy", step)}
+
+    write, shout = names("write"), names("shout")
+    assert {"tinystudy/cli.py", "tinystudy/science.py", "core/io.py", "core/cli.py", "__main__.py"} <= write
+    assert "core/metrics.py" not in write and "core/plotting.py" not in write
+    assert "core/metrics.py" in shout and "tinystudy/science.py" not in shout

@@ -99,10 +99,12 @@ def digests(paths) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def user_scene(tmp_path_factory) -> dict:
     """A user's validation scene (Landsat-8 B10 / B4 / B5 GeoTIFFs + MTL) outside the working dir."""
+    from eoml.core.settings import study_settings
     from eoml.lst.demo import generate_scenes
 
     folder = tmp_path_factory.mktemp("user_data")
-    landsat = [e for e in generate_scenes(folder, {"seed": 17}) if e["lst_kind"] == "landsat_b10"][0]
+    demo_cfg = study_settings("lst", {"demo": {"seed": 17}}).demo
+    landsat = [e for e in generate_scenes(folder, demo_cfg) if e["lst_kind"] == "landsat_b10"][0]
     for entry in Path(folder, "scenes").iterdir():  # keep only the Landsat scene
         if entry.name != Path(landsat["lst"]).parent.name:
             shutil.rmtree(entry)

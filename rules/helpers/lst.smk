@@ -7,12 +7,12 @@ LST_DEMO_DIR = RESOURCES / "demo" / "lst"
 LST_MODELS = {m["name"]: m for m in LST["models"]}
 # the config keys each lst step reads
 LST_KEYS = {
+    "demo": ["demo"],
     "ingest": ["overpass", "factor", "max_lst_error_k", "lst_range_k", "water_ndvi_max", "on_bad_file"],
     "patches": ["patch_size", "patch_stride", "factor", "split"],
     "eval-inputs": ["factor", "wald_aggregation", "evaluation"],
     "train": ["factor", "model", "training", "mixgl", "max_train_patches", "seed"],
     "evaluate": ["evaluation"],
-    "figure-maps": ["evaluation"],
     "figure-modis250m": ["factor", "baselines", "baseline_options"],
 }
 
@@ -23,7 +23,7 @@ LST_PATHS = {
     "eval_inputs": LST_OUT / "eval" / "inputs.zarr",
     "model": LST_OUT / "models" / "{lst_model}" / "{file}",
     "checkpoints": LST_OUT / "checkpoints" / "{lst_model}",
-    "predictions": LST_OUT / "eval" / "predictions" / "{lst_method}.nc",
+    "predictions": LST_OUT / "eval" / "predictions" / "{lst_method}.zarr",
     "metrics": LST_OUT / "metrics" / "{table}.csv",
     "figure": LST_OUT / "figures" / "{name}.png",
 }

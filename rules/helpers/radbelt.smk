@@ -27,8 +27,8 @@ RB_PATHS = {
     "partial": RB_OUT / "partials" / "{group}.nc",
     "store": RB_OUT / "store.zarr",
     "neural": RB_OUT / "models" / "{rb_model}" / "lead{lead}" / "seed{seed}" / "{file}",
-    "linreg": RB_OUT / "models" / "linreg" / "lead{lead}" / "predictions.nc",
-    "baseline": RB_OUT / "baselines" / "{rb_baseline}" / "lead{lead}" / "predictions.nc",
+    "linreg": RB_OUT / "models" / "linreg" / "lead{lead}" / "predictions.zarr",
+    "baseline": RB_OUT / "baselines" / "{rb_baseline}" / "lead{lead}" / "predictions.zarr",
     "checkpoints": RB_OUT / "checkpoints" / "{rb_model}" / "lead{lead}" / "seed{seed}",
     "metrics": RB_OUT / "metrics" / "{table}.csv",
     "figure": RB_OUT / "figures" / "{name}.png",
@@ -115,7 +115,7 @@ def radbelt_premeve_files():
 
 
 def _radbelt_predictions(lead):
-    paths = expand(RB_PATHS["neural"], rb_model=RB_NEURAL, lead=lead, seed=RB["seeds"], file="predictions.nc")
+    paths = expand(RB_PATHS["neural"], rb_model=RB_NEURAL, lead=lead, seed=RB["seeds"], file="predictions.zarr")
     if "linreg" in RB["models"]:
         paths += expand(RB_PATHS["linreg"], lead=lead)
     return paths + expand(RB_PATHS["baseline"], rb_baseline=RB["baselines"], lead=lead)

@@ -17,7 +17,7 @@ SI_PATHS = {
     "scene": SI_OUT / "scenes" / "{si_scene}.zarr",
     "model": SI_OUT / "models" / "{si_init}" / "seed{seed}" / "{file}",
     "checkpoints": SI_OUT / "checkpoints" / "{si_init}" / "seed{seed}",
-    "predictions": SI_OUT / "predictions" / "{si_init}_seed{seed}.nc",
+    "predictions": SI_OUT / "predictions" / "{si_init}_seed{seed}.zarr",
     "metrics": SI_OUT / "metrics" / "{table}.csv",
     "figure": SI_OUT / "figures" / "{name}.png",
 }

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from eoml.core.config import config_digest, load_config, load_schema, validate_config
 from eoml.core.studies import registered

@@ -231,4 +231,134 @@ def test_rewrite_of_opened_store(tmp_path):
 
 
 def test_module_exports():
-    assert set(store_mod.__all__) == {"provenance_attrs", "chunk_policy", "check_cf", "write_store", "open_store"}
+    assert set(store_mod.__all__) == {"provenance_attrs", "chunk_policy", "check_cf", "write_store", "open_store",
+                                      "write_collection", "open_collection", "GROUP_NAME"}
+
+
+# --------------------------------------------------------------------------------------------
+# collections
+
+
+def _image_ds(n: int = 2, size: int = 8) -> xr.Dataset:
+    rng = np.random.default_rng(1)
+    t = rng.normal(290.0, 5.0, (n, size, size)).astype(np.float32)
+    t[0, 0, 0] = np.nan
+    cls = np.array([[0, 1], [255, 1]], dtype=np.uint8)
+    return xr.Dataset(
+        {"t": (("n", "y", "x"), t, {"units": "K", "long_name": "temperature"}),
+         "cls": (("yc", "xc"), cls, {"units": "1", "long_name": "class", "flag_meanings": "water ice no_data"})},
+        attrs={"factor": 4},
+    )
+
+
+def _collection(tmp_path, sources=(), **kwargs):
+    groups = {"zeta": _image_ds(2, 8), "alpha_1.b-2": _image_ds(1, 12), "m": _series_ds(nt=10)}
+    return groups, store_mod.write_collection(groups, tmp_path / "c.zarr", sources=sources, **kwargs)
+
+
+def test_collection_roundtrip(tmp_path, sources):
+    groups, path = _collection(tmp_path, sources, config={"a": 1}, attrs={"method": "x", "seed": 3})
+    assert path == tmp_path / "c.zarr"
+    tree = store_mod.open_collection(path)
+    assert list(tree.children) == ["zeta", "alpha_1.b-2", "m"]  # the order written, not sorted
+    for name, ds in groups.items():
+        back = tree[name].to_dataset().load()
+        xr.testing.assert_identical(back, ds)  # values, dtypes (float32, uint8, int32), attrs
+        for var in ds.data_vars:
+            assert back[var].dtype == ds[var].dtype
+    assert tree["zeta"]["cls"].values[1, 0] == 255  # uint8 kept as is, no fill-value masking
+    assert tree.attrs["method"] == "x" and tree.attrs["seed"] == 3
+    assert tree.attrs["groups"] == ["zeta", "alpha_1.b-2", "m"]
+    # provenance on the root group
+    prov = provenance_attrs(sources, {"a": 1})
+    for key in ("source_files", "source_sha256", "config_digest", "eoml_version", "Conventions"):
+        assert tree.attrs[key] == prov[key]
+    # one Zarr v3 store, consolidated metadata listing every group's arrays
+    meta = json.loads((path / "zarr.json").read_text())
+    assert meta["zarr_format"] == 3
+    assert {"zeta/t", "alpha_1.b-2/cls", "m/log10_flux"} <= set(meta["consolidated_metadata"]["metadata"])
+    # chunked like write_store: images as square tiles, one chunk here
+    assert tree["zeta"]["t"].encoding["chunks"] == (2, 8, 8)
+
+
+def test_collection_chunks_and_encoding(tmp_path):
+    groups = {"a": _image_ds(3, 16)}
+    path = store_mod.write_collection(groups, tmp_path / "c.zarr", chunks={"n": 1, "y": 8})
+    t = store_mod.open_collection(path)["a"]["t"]
+    assert t.encoding["chunks"] == (1, 8, 16)
+    assert np.isnan(t.encoding["_FillValue"])
+
+
+@pytest.mark.parametrize(("group", "var", "attr"), [("zeta", "t", "units"), ("m", "L", "long_name")])
+def test_collection_cf_failure_names_group_and_variable(tmp_path, group, var, attr):
+    groups = {"zeta": _image_ds(), "m": _series_ds(nt=8)}
+    del groups[group][var].attrs[attr]
+    with pytest.raises(ValueError, match=rf"c.zarr: group '{group}': .*'{var}' has no {attr}"):
+        store_mod.write_collection(groups, tmp_path / "c.zarr")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_group_names_are_the_workflow_safe_ids():
+    from eoml.core.workflow import SAFE_ID
+
+    assert store_mod.GROUP_NAME == SAFE_ID
+
+
+@pytest.mark.parametrize("name", ["a/b", "", "_x", "a b", "..", 3])
+def test_collection_refuses_unsafe_group_names(tmp_path, name):
+    with pytest.raises(ValueError, match="group names must match"):
+        store_mod.write_collection({name: _image_ds()}, tmp_path / "c.zarr")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_collection_refuses_empty_and_reserved(tmp_path):
+    with pytest.raises(ValueError, match="at least one group"):
+        store_mod.write_collection({}, tmp_path / "c.zarr")
+    with pytest.raises(ValueError, match="'groups' is reserved"):
+        store_mod.write_collection({"a": _image_ds()}, tmp_path / "c.zarr", attrs={"groups": ["a"]})
+
+
+def _tree_raise_midway(self, store, *args, **kwargs):
+    Path(store).mkdir(parents=True, exist_ok=True)
+    (Path(store) / "zarr.json").write_text("{}")
+    raise RuntimeError("disk full")
+
+
+def test_collection_failed_write_is_atomic(tmp_path, monkeypatch):
+    monkeypatch.setattr(xr.DataTree, "to_zarr", _tree_raise_midway)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store_mod.write_collection({"a": _image_ds()}, tmp_path / "c.zarr")
+    assert list(tmp_path.iterdir()) == []  # neither the store nor a temporary
+    monkeypatch.undo()
+    path = store_mod.write_collection({"a": _image_ds(1)}, tmp_path / "c.zarr")
+    monkeypatch.setattr(xr.DataTree, "to_zarr", _tree_raise_midway)
+    with pytest.raises(RuntimeError):
+        store_mod.write_collection({"b": _image_ds(2)}, path)
+    monkeypatch.undo()
+    assert list(store_mod.open_collection(path).children) == ["a"]  # the previous store intact
+    assert [p.name for p in tmp_path.iterdir()] == ["c.zarr"]
+
+
+def test_open_collection_errors(tmp_path):
+    with pytest.raises(InputFileError, match="missing.zarr.*does not exist"):
+        store_mod.open_collection(tmp_path / "missing.zarr")
+    bad = tmp_path / "bad.zarr"
+    bad.mkdir()
+    (bad / "zarr.json").write_text("{ not json")
+    with pytest.raises(InputFileError, match="bad.zarr.*not a readable Zarr store"):
+        store_mod.open_collection(bad)
+    # a plain store is not a collection
+    plain = write_store(_series_ds(nt=8), tmp_path / "plain.zarr")
+    with pytest.raises(InputFileError, match="plain.zarr.*not a collection"):
+        store_mod.open_collection(plain)
+    # a listed group removed from disk
+    _, path = _collection(tmp_path)
+    import shutil
+
+    shutil.rmtree(path / "m")
+    meta = json.loads((path / "zarr.json").read_text())
+    meta["consolidated_metadata"]["metadata"] = {k: v for k, v in meta["consolidated_metadata"]["metadata"].items()
+                                                 if not k.startswith("m")}
+    (path / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(InputFileError, match=r"c.zarr.*lacks the group\(s\) \['m'\]"):
+        store_mod.open_collection(path)

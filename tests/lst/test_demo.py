@@ -10,6 +10,7 @@ import pytest
 from lst_hdf import REAL_MOD11A1
 
 from eoml.core.errors import ConfigError
+from eoml.core.settings import study_settings
 from eoml.lst import demo, readers
 
 CFG = {"n_dates": 1, "seed": 11, "tile": "h11v05", "start": "2021-07-01", "step_days": 2, "scenes": True}
@@ -55,18 +56,20 @@ def test_plan_matches_the_written_files(generated, tmp_path):
     assert [s["name"] for s in plan["scenes"]] == ["aster_demo", "landsat_demo"]
     assert all(s["factor"] == 4 for s in plan["scenes"])
     # the plan of the default configuration: 8 dates two days apart, nothing written
-    full = demo.demo_plan(tmp_path / "never", None)
+    full = demo.demo_plan(tmp_path / "never", study_settings("lst").demo)
     assert len(full["modis"]) == 8 and full["modis"][-1]["date"] == "2021-07-15"
     assert not (tmp_path / "never").exists()
 
 
 def test_config_is_checked():
     with pytest.raises(ConfigError, match="unknown key"):
-        demo.demo_plan("x", {"ndates": 3})
+        demo.demo_plan("x", {**CFG, "ndates": 3})
+    with pytest.raises(ConfigError, match=r"missing key\(s\) seed \(the schema fills them"):
+        demo.demo_plan("x", {k: v for k, v in CFG.items() if k != "seed"})
     with pytest.raises(ConfigError, match="tile"):
-        demo.demo_plan("x", {"tile": "h40v05"})
+        demo.demo_plan("x", {**CFG, "tile": "h40v05"})
     with pytest.raises(ConfigError, match="n_dates"):
-        demo.demo_plan("x", {"n_dates": 0})
+        demo.demo_plan("x", {**CFG, "n_dates": 0})
 
 
 def test_granules_carry_the_real_layout(generated):

@@ -9,6 +9,7 @@ import pytest
 from lst_hdf import MOD09GQ_NAME, MOD11A1_NAME
 
 from eoml.core.errors import EomlError, InputFileError
+from eoml.core.settings import study_settings
 from eoml.core.store import open_store
 from eoml.lst.demo import write_mod09gq, write_mod11a1
 from eoml.lst.ingest import extract_patches, ingest_scene, split_dates, valid_patches
@@ -16,6 +17,8 @@ from eoml.lst.readers import tile_bounds
 
 N = 32  # 1 km pixels per side of the small test granules (a coarse grid over the whole tile)
 F = 4
+#: the lst config with the schema's defaults (ingest_scene and extract_patches read their keys from it)
+CFG = study_settings("lst")
 
 
 def _pair(tmp_path, *, date="2021-07-01", lst_k=None, qc=None, ndvi=None, refl_qc=None, tag="a",
@@ -53,7 +56,7 @@ def test_scene_store_masks_cloud_sea_low_quality_and_keeps_the_grid(tmp_path):
     ndvi = np.full((N * F, N * F), 0.6)
     ndvi[-12:, :] = -0.3      # water
     m11, m09 = _pair(tmp_path, qc=qc, ndvi=ndvi)
-    store = ingest_scene(m11, m09, tmp_path / "scene.zarr", {"max_lst_error_k": 2})
+    store = ingest_scene(m11, m09, tmp_path / "scene.zarr", CFG)
     ds = open_store(store)
     lst = ds["lst"].values
     assert np.isnan(lst[:4, :4]).all() and np.isnan(lst[-3:]).all() and np.isnan(lst[10, 10])
@@ -91,7 +94,7 @@ def test_patches_exclude_any_bad_pixel_and_keep_their_ndvi(tmp_path):
 def test_pairs_that_do_not_fit_are_refused_naming_the_reflectance_file(tmp_path, problem, kwargs, match):
     m11, m09 = _pair(tmp_path, **kwargs)
     with pytest.raises(InputFileError, match=match) as err:
-        ingest_scene(m11, m09, tmp_path / "scene.zarr")
+        ingest_scene(m11, m09, tmp_path / "scene.zarr", CFG)
     assert err.value.path == str(m09)
     assert not (tmp_path / "scene.zarr").exists()
 
@@ -99,7 +102,7 @@ def test_pairs_that_do_not_fit_are_refused_naming_the_reflectance_file(tmp_path,
 def test_lst_mostly_outside_the_physical_range_is_an_error(tmp_path):
     m11, m09 = _pair(tmp_path, lst_k=np.full((N, N), 360.0))
     with pytest.raises(InputFileError, match="outside the physical range") as err:
-        ingest_scene(m11, m09, tmp_path / "scene.zarr")
+        ingest_scene(m11, m09, tmp_path / "scene.zarr", CFG)
     assert err.value.path == str(m11)
 
 
@@ -108,10 +111,10 @@ def test_truncated_granule_error_or_logged_skip(tmp_path, caplog):
     data = m11.read_bytes()
     m11.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputFileError, match="truncated") as err:
-        ingest_scene(m11, m09, tmp_path / "scene.zarr")
+        ingest_scene(m11, m09, tmp_path / "scene.zarr", CFG)
     assert err.value.path == str(m11)
     with caplog.at_level(logging.WARNING):
-        store = ingest_scene(m11, m09, tmp_path / "scene.zarr", {"on_bad_file": "skip"})
+        store = ingest_scene(m11, m09, tmp_path / "scene.zarr", study_settings("lst", {"on_bad_file": "skip"}))
     assert "truncated" in open_store(store).attrs["skipped"]
     assert m11.name in caplog.text
 
@@ -120,13 +123,13 @@ def test_patch_store_split_by_date_and_skipped_scenes(tmp_path, caplog):
     stores = []
     for i, date in enumerate(["2021-07-01", "2021-07-04", "2021-07-07", "2021-07-10"]):
         m11, m09 = _pair(tmp_path, date=date, tag=f"d{i}")
-        stores.append(ingest_scene(m11, m09, tmp_path / f"s{i}.zarr"))
+        stores.append(ingest_scene(m11, m09, tmp_path / f"s{i}.zarr", CFG))
     qc = np.full((N, N), 2, np.uint8)  # overcast: no valid patch
     m11, m09 = _pair(tmp_path, date="2021-07-01", tag="cloudy", qc=qc)
-    cloudy = ingest_scene(m11, m09, tmp_path / "cloudy.zarr")
+    cloudy = ingest_scene(m11, m09, tmp_path / "cloudy.zarr", CFG)
     with caplog.at_level(logging.WARNING):
         out = extract_patches([*stores, cloudy], tmp_path / "patches.zarr",
-                              {"patch_size": 16, "factor": F, "split": {"val_fraction": 0.25, "seed": 0}})
+                              {**CFG, "patch_size": 16})
     assert "no valid 16x16 patch" in caplog.text and "cloudy.zarr" in caplog.text
     p = open_store(out)
     assert p.sizes["patch"] == 4 * 4 and p["ndvi"].shape == (16, 64, 64)

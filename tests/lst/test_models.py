@@ -108,5 +108,5 @@ def test_build_model_rejects_bad_settings():
     # no code-side defaults: the validated config holds every key
     with pytest.raises(ConfigError, match="missing key.*res_blocks"):
         build_model(_spec(), {"base_channels": 4, "depth": 2})
-    with pytest.raises(ConfigError, match="lacks ndvi"):
+    with pytest.raises(ConfigError, match=r"lst.models\[\]: missing key\(s\) ndvi"):
         build_model({k: v for k, v in _spec().items() if k != "ndvi"}, SMALL)

@@ -9,7 +9,8 @@ import torch
 from lst_hdf import write_tif
 from lst_patches import write_patch_store
 
-from eoml.core.store import open_store
+from eoml.core.errors import InputFileError
+from eoml.core.store import open_collection
 from eoml.lst import evaluate, figures
 from eoml.lst.scaling import aggregate_lst
 from eoml.lst.train import train_model
@@ -35,9 +36,10 @@ def chain(tmp_path_factory):
     scene = {"name": "kelvin_scene", "lst_kind": "kelvin", "factor": FACTOR,
              "lst": str(write_tif(root / "lst.tif", lst, nodata=np.nan, **kw)),
              "red": str(write_tif(root / "red.tif", red, **kw)),
-             "nir": str(write_tif(root / "nir.tif", nir, **kw))}
+             "nir": str(write_tif(root / "nir.tif", nir, **kw)),
+             "reflectance_scale": 1.0, "reflectance_offset": 0.0}  # the schema's defaults
     inputs = evaluate.build_eval_inputs(patches, [scene], root / "inputs.zarr", CFG)
-    preds = [evaluate.predict_baseline(m, inputs, root / f"{m}.nc", {}) for m in ("bicubic", "tsharp", "atprk")]
+    preds = [evaluate.predict_baseline(m, inputs, root / f"{m}.zarr", {}) for m in ("bicubic", "tsharp", "atprk")]
     spec = {"name": "mrunet_paper_wald", "variant": "paper", "protocol": "wald", "ndvi": True}
     train_cfg = {"factor": FACTOR, "model": {"base_channels": 4, "depth": 2, "res_blocks": 1},
                  "training": {"max_epochs": 1, "batch_size": 4, "learning_rate": 0.001, "early_stopping_patience": 8,
@@ -45,20 +47,38 @@ def chain(tmp_path_factory):
                  "mixgl": {"alpha": 0.2, "beta": 0.8, "crop": 8},
                  "max_train_patches": None}
     model = train_model(patches, spec, root / "model", root / "ckpt", train_cfg, 0)
-    preds.append(evaluate.predict_model(model, inputs, root / "mrunet_paper_wald.nc"))
+    preds.append(evaluate.predict_model(model, inputs, root / "mrunet_paper_wald.zarr"))
     metrics = evaluate.evaluate(inputs, preds, root / "sharpening.csv", root / "ranking.csv", CFG)
     return {"root": root, "patches": patches, "inputs": inputs, "preds": preds, "metrics": metrics,
             "model": model, "scene": scene}
 
 
 def test_eval_inputs_hold_wald_patches_and_the_scene(chain):
-    ds = open_store(chain["inputs"])
-    assert ds.attrs["datasets"] == ["modis_wald", "kelvin_scene"]
-    truth = ds["modis_wald__truth"].values
+    tree = open_collection(chain["inputs"])
+    assert list(tree.children) == ["modis_wald", "kelvin_scene"]  # one group per dataset, in order
+    assert tree.attrs["aggregation"] == "radiance" and tree.attrs["config_digest"]  # provenance
+    wald, scene = tree["modis_wald"], tree["kelvin_scene"]
+    assert wald.attrs["factor"] == FACTOR and len(wald.attrs["patch_indices"]) == 5
+    truth = wald["truth"].values
     assert truth.shape == (5, 16, 16)  # max_patches of the 6 validation patches
-    np.testing.assert_allclose(ds["modis_wald__lst_coarse"].values, aggregate_lst(truth, FACTOR), rtol=1e-6)
-    assert ds["kelvin_scene__truth"].shape == (1, 48, 48)
-    assert np.isnan(ds["kelvin_scene__lst_coarse"].values[0, 0, :2]).all()
+    assert {wald[v].dtype for v in evaluate.ARRAYS} == {np.dtype(np.float32)}
+    np.testing.assert_allclose(wald["lst_coarse"].values, aggregate_lst(truth, FACTOR), rtol=1e-6)
+    assert scene["truth"].shape == (1, 48, 48) and scene["lst_coarse"].dims == ("n", "yc", "xc")
+    assert np.isnan(scene["lst_coarse"].values[0, 0, :2]).all()
+
+
+def test_predictions_are_a_collection_per_method(chain):
+    tree = open_collection(chain["preds"][0])
+    assert tree.attrs["method"] == "bicubic" and tree.attrs["kind"] == "baseline"
+    assert list(tree.children) == ["modis_wald", "kelvin_scene"]
+    pred = tree["kelvin_scene"]["pred"]
+    assert pred.dtype == np.float32 and pred.shape == (1, 48, 48) and pred.attrs["units"] == "K"
+    loaded = evaluate.load_predictions(chain["preds"])
+    assert list(loaded) == ["bicubic", "tsharp", "atprk", "mrunet_paper_wald"]
+    with pytest.raises(InputFileError, match="bicubic.zarr.*given twice"):
+        evaluate.load_predictions(chain["preds"][:1] * 2)
+    with pytest.raises(InputFileError, match="inputs.zarr.*no 'method' root attribute"):
+        evaluate.load_predictions([chain["inputs"]])
 
 
 def test_metric_table_columns_rows_and_common_pixels(chain):

@@ -356,7 +356,7 @@ def _scene(tmp_path, lst, red, nir, *, lst_pixel, refl_pixel, kind, lst_nodata=N
     write_tif(tmp_path / "red.tif", red, origin=refl_origin, pixel=refl_pixel, crs=refl_crs, nodata=0)
     write_tif(tmp_path / "nir.tif", nir, origin=ORIGIN, pixel=refl_pixel, nodata=0)
     return {"name": "scene", "lst": "lst.tif", "red": "red.tif", "nir": "nir.tif", "lst_kind": kind, "factor": 2,
-            **extra}
+            "reflectance_scale": 1.0, "reflectance_offset": 0.0, **extra}  # the schema's defaults
 
 
 def test_landsat_b10_conversion_against_hand_computation(tmp_path):

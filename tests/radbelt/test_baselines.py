@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 
 from eoml.core.metrics import performance_efficiency
+from eoml.core.store import open_store
 from eoml.radbelt.baselines import fit_lpf, linear_prediction_filter, persistence, run_baseline
 
 CHANNELS = ("e2", "e3", "p6")
@@ -141,14 +142,16 @@ def test_run_baseline_writes_predictions(tmp_path, monkeypatch, name):
         "lpf_window": 4,
         "features": {"channels": list(CHANNELS), "geo_input_L": 4.6},
     }
-    out = run_baseline(store, name, 5, tmp_path / name / "predictions.nc", cfg)
+    out = run_baseline(store, name, 5, tmp_path / name / "predictions.zarr", cfg)
     assert out.exists() and not list(out.parent.glob(".*tmp*"))
-    with xr.open_dataset(out) as p:
+    with open_store(out) as p:
         assert p["forecast"].dims == ("time", "L") and p["observed"].dims == ("time", "L")
         np.testing.assert_array_equal(p["time"].values, ds["time"].values)
         np.testing.assert_allclose(p["L"].values, ds["L"].values)
-        assert set(p["split"].values.astype(str)) == {"train", "val", "test"}
+        assert set(p["split"].values.tolist()) == {"train", "val", "test"}
         assert p.attrs["model"] == name and p.attrs["seed"] == -1
+        assert p["forecast"].dtype == np.float64 and p["observed"].dtype == np.float64
+        assert p.attrs["config_digest"] and p.attrs["Conventions"] == "CF-1.10"  # provenance
         assert p.attrs["lead_bins"] == 5 and p.attrs["lead_hours"] == 25
         fc, obs = p["forecast"].values, p["observed"].values
         assert np.isfinite(fc).sum() > 0

@@ -27,6 +27,9 @@ T = 160
 TIMES = pd.date_range("2019-01-01", periods=T, freq="5h").values
 
 
+#: the schema's radbelt.onset defaults with 5-hour bins
+ONSET = {"factor": 10.0, "window_hours": 25, "bin_hours": 5}
+
 def chrono_labels(n, fractions=(0.65, 0.14, 0.21)):
     n_train = int(round(n * fractions[0]))
     n_val = int(round(n * fractions[1]))
@@ -59,10 +62,10 @@ def prediction_files(tmp_path):
     fb1 = obs + rng.normal(scale=0.3, size=obs.shape)
     fa50 = obs + rng.normal(scale=0.4, size=obs.shape)
     paths = [
-        write_pred(tmp_path / "a25.nc", "a", -1, fa, obs),
-        write_pred(tmp_path / "b25s0.nc", "b", 0, fb0, obs),
-        write_pred(tmp_path / "b25s1.nc", "b", 1, fb1, obs),
-        write_pred(tmp_path / "a50.nc", "a", -1, fa50, obs, lead_bins=10),
+        write_pred(tmp_path / "a25.zarr", "a", -1, fa, obs),
+        write_pred(tmp_path / "b25s0.zarr", "b", 0, fb0, obs),
+        write_pred(tmp_path / "b25s1.zarr", "b", 1, fb1, obs),
+        write_pred(tmp_path / "a50.zarr", "a", -1, fa50, obs, lead_bins=10),
     ]
     return paths, obs, {"a25": fa, "b0": fb0, "b1": fb1, "a50": fa50}
 
@@ -123,7 +126,7 @@ def test_pe_seed_table(prediction_files):
 
 def test_duplicate_seed_is_an_error(prediction_files, tmp_path):
     paths, obs, fc = prediction_files
-    dup = write_pred(tmp_path / "dup.nc", "b", 0, fc["b0"], obs)
+    dup = write_pred(tmp_path / "dup.zarr", "b", 0, fc["b0"], obs)
     with pytest.raises(ValueError, match="duplicate"):
         pe_table([*paths, dup])
 
@@ -153,7 +156,7 @@ def as_da(x, L=(4.5,)):
 
 def test_detect_onsets_two_events():
     obs = as_da(event_series())
-    ev = detect_onsets(obs, factor=10, window_hours=25, bin_hours=5)
+    ev = detect_onsets(obs, **ONSET)
     t = obs["time"].values
     assert len(ev) == 2
     assert list(ev["t_start"]) == [pd.Timestamp(t[20]), pd.Timestamp(t[60])]
@@ -167,36 +170,36 @@ def test_detect_onsets_requires_finite_data_and_labels_geo():
     x[61] = np.nan  # the rise of event 2 now crosses a gap: x[62] - x[60] is not observed continuously
     x[62:66] = 3.5
     obs = as_da(x, L=(4.5, 6.6))
-    ev = detect_onsets(obs)
+    ev = detect_onsets(obs, **ONSET)
     assert list(ev["L"]) == [4.5, "GEO"]  # only event 1 at each L
     assert (ev["t_end"] == pd.Timestamp(obs["time"].values[22])).all()
     # a rise that is 10x at its fastest needs factor <= 10
-    assert len(detect_onsets(as_da(event_series()), factor=100)) == 0
+    assert len(detect_onsets(as_da(event_series()), **{**ONSET, "factor": 100})) == 0
 
 
 def test_onset_success_cases():
     x = event_series()
     obs = as_da(x)
-    ev = detect_onsets(obs)
+    ev = detect_onsets(obs, **ONSET)
     t = obs["time"].values
     # perfect forecast: edge at t_end -> success
-    res = onset_success(ev, obs)
+    res = onset_success(ev, obs, **ONSET)
     assert res["success"].tolist() == [True, True]
     assert list(res["t_forecast_edge"]) == [pd.Timestamp(t[22]), pd.Timestamp(t[61])]
     # forecast late by 3 bins: edge after t_end -> failure, unless the tolerance covers it
     late = as_da(np.concatenate([np.full(3, 2.0), x[:-3]]))
-    assert onset_success(ev, late)["success"].tolist() == [False, False]
-    assert onset_success(ev, late, tolerance_bins=3)["success"].tolist() == [True, True]
+    assert onset_success(ev, late, **ONSET)["success"].tolist() == [False, False]
+    assert onset_success(ev, late, **ONSET, tolerance_bins=3)["success"].tolist() == [True, True]
     # early by one bin: edge at t_start + ... still inside [t_start, t_end]
     early = as_da(np.concatenate([x[1:], [3.0]]))
-    assert onset_success(ev, early)["success"].tolist() == [True, True]
+    assert onset_success(ev, early, **ONSET)["success"].tolist() == [True, True]
     # a flat forecast has no edge
-    flat = onset_success(ev, as_da(np.full(120, 2.0)))
+    flat = onset_success(ev, as_da(np.full(120, 2.0)), **ONSET)
     assert flat["success"].tolist() == [False, False] and flat["t_forecast_edge"].isna().all()
     # a forecast missing around the event has no edge
     gap = x.copy()
     gap[15:35] = np.nan
-    assert onset_success(ev, as_da(gap))["success"].tolist() == [False, True]
+    assert onset_success(ev, as_da(gap), **ONSET)["success"].tolist() == [False, True]
 
 
 def test_onset_table_and_summary(tmp_path):
@@ -208,9 +211,9 @@ def test_onset_table_and_summary(tmp_path):
     da = lambda v: xr.DataArray(v, dims=("time", "L"), coords={"time": times, "L": L})  # noqa: E731
     labels = chrono_labels(len(x), (0.4, 0.2, 0.4))
     paths = [
-        write_predictions(tmp_path / "p.nc", forecast=da(obs), observed=da(obs), split=labels, model="good",
+        write_predictions(tmp_path / "p.zarr", forecast=da(obs), observed=da(obs), split=labels, model="good",
                           lead_bins=5, bin_hours=5, seed=-1),
-        write_predictions(tmp_path / "q.nc", forecast=da(late), observed=da(obs), split=labels, model="late",
+        write_predictions(tmp_path / "q.zarr", forecast=da(late), observed=da(obs), split=labels, model="late",
                           lead_bins=5, bin_hours=5, seed=-1),
     ]
     cfg = {"onset": {"factor": 10.0, "window_hours": 25}, "grid": {"bin_hours": 5}}
@@ -229,7 +232,7 @@ def test_onset_table_and_summary(tmp_path):
 def test_evaluate_writes_csvs(prediction_files, tmp_path):
     paths, _, _ = prediction_files
     out = tmp_path / "eval"
-    cfg = {"onset": {"factor": 10.0, "window_hours": 25}}
+    cfg = {"onset": {"factor": 10.0, "window_hours": 25}, "grid": {"bin_hours": 5}}
     evaluate(paths, out / "pe.csv", out / "onsets.csv", cfg)
     for name in ("pe.csv", "pe_seeds.csv", "onsets.csv", "onsets_summary.csv"):
         assert (out / name).stat().st_size > 0
@@ -314,4 +317,4 @@ def test_onset_window_shorter_than_a_bin_names_the_key():
     obs = xr.DataArray(np.zeros((10, 1)), dims=("time", "L"),
                        coords={"time": pd.date_range("2019-01-01", periods=10, freq="5h").values, "L": [4.0]})
     with pytest.raises(ValueError, match=r"radbelt.onset.window_hours = 2 is shorter than one 5 h bin"):
-        detect_onsets(obs, window_hours=2, bin_hours=5)
+        detect_onsets(obs, factor=10.0, window_hours=2, bin_hours=5)

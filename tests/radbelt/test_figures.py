@@ -11,6 +11,8 @@ from eoml.radbelt.evaluate import evaluate, spearman_lags, write_predictions
 L_AXIS = np.round(np.concatenate([np.arange(2.8, 6.05, 0.1), [6.6]]), 1)
 T = 120
 TIMES = pd.date_range("2019-01-01", periods=T, freq="5h").values
+#: the evaluate step's keys (the schema's onset defaults, 5-hour bins)
+EVAL_CFG = {"onset": {"factor": 10.0, "window_hours": 25}, "grid": {"bin_hours": 5}}
 
 
 def labels():
@@ -34,10 +36,10 @@ def inputs(tmp_path_factory):
                 f = obs + rng.normal(scale=0.1 * lead / 5, size=obs.shape)
                 f[:lead] = np.nan
                 paths.append(write_predictions(
-                    d / f"{model}_{lead}_{seed}.nc", forecast=da(f), observed=da(obs), split=labels(),
+                    d / f"{model}_{lead}_{seed}.zarr", forecast=da(f), observed=da(obs), split=labels(),
                     model=model, lead_bins=lead, bin_hours=5, seed=seed,
                 ))
-    evaluate(paths, d / "pe.csv", d / "onsets.csv", {"onset": {"factor": 10.0, "window_hours": 25}})
+    evaluate(paths, d / "pe.csv", d / "onsets.csv", EVAL_CFG)
     ds = xr.Dataset(
         {"log10_flux_1mev": (("time", "L"), obs),
          "log10_e2": (("time", "L"), obs + rng.normal(scale=0.3, size=obs.shape)),
@@ -110,10 +112,10 @@ def narrow(tmp_path_factory):
     obs = 2.0 + 0.5 * np.sin(np.arange(T)[:, None] / 9.0) + 0.1 * L[None, :]
     obs[60:, :] += 1.5
     da = lambda v: xr.DataArray(v, dims=("time", "L"), coords={"time": TIMES, "L": L})  # noqa: E731
-    paths = [write_predictions(d / f"{m}.nc", forecast=da(obs + rng.normal(scale=0.1, size=obs.shape)),
+    paths = [write_predictions(d / f"{m}.zarr", forecast=da(obs + rng.normal(scale=0.1, size=obs.shape)),
                                observed=da(obs), split=labels(), model=m, lead_bins=5, bin_hours=5)
              for m in ("persistence", "mlp")]
-    evaluate(paths, d / "pe.csv", d / "onsets.csv", {"onset": {"factor": 10.0, "window_hours": 25}})
+    evaluate(paths, d / "pe.csv", d / "onsets.csv", EVAL_CFG)
     return d, paths
 
 

@@ -90,7 +90,7 @@ def test_study_runs_to_the_end_on_L_4_0_to_4_2(tmp_path, caplog, geo):
     with xr.open_zarr(store) as s:
         assert s["L"].values.tolist() == list(NARROW_L) + ([6.6] if geo else [])
 
-    preds = [out / "mlp" / "predictions.nc", out / "linreg.nc", out / "persistence.nc", out / "lpf.nc"]
+    preds = [out / "mlp" / "predictions.zarr", out / "linreg.zarr", out / "persistence.zarr", out / "lpf.zarr"]
     train_neural(store, "mlp", LEAD, 0, preds[0].parent, out / "ckpt", _cfg("train"))
     fit_linreg_predictions(store, LEAD, preds[1], _cfg("linreg"))
     run_baseline(store, "persistence", LEAD, preds[2], _cfg("baseline"))

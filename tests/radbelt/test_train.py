@@ -18,6 +18,7 @@ from synthetic import make_store_dataset, write_store  # tests/radbelt is on sys
 
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.modelfile import load_model_file
+from eoml.core.store import open_store
 from eoml.core.training import count_parameters
 from eoml.radbelt.models import (
     CNN1D,
@@ -53,7 +54,7 @@ def _pe(pred: xr.Dataset, split: str = "test") -> float:
 
 
 def _load(path) -> xr.Dataset:
-    with xr.open_dataset(path) as ds:
+    with open_store(path) as ds:
         return ds.load()
 
 
@@ -117,7 +118,7 @@ def test_linreg_predictions_file(tmp_path):
     # noise-free store: the target is an exact linear function of the window inputs
     ds = make_store_dataset(n_time=200, L=(3.0, 4.6, 5.0), seed=4, noise=0.0)
     path = write_store(ds, tmp_path / "store.zarr")
-    out = fit_linreg_predictions(path, LEAD, tmp_path / "linreg" / "predictions.nc", CFG)
+    out = fit_linreg_predictions(path, LEAD, tmp_path / "linreg" / "predictions.zarr", CFG)
     pred = _load(out)
     assert pred.attrs["model"] == "linreg" and pred.attrs["seed"] == -1 and pred.attrs["geo_model"] == 1
     assert pred.attrs["lead_hours"] == 10
@@ -127,7 +128,7 @@ def test_linreg_predictions_file(tmp_path):
     assert np.isfinite(pred["forecast"].sel(L=6.6).values).any()
     # without a GEO column no GEO model
     no_geo = write_store(make_store_dataset(n_time=200, L=(3.0, 4.6), seed=4, geo=False), tmp_path / "ng.zarr")
-    assert _load(fit_linreg_predictions(no_geo, LEAD, tmp_path / "ng.nc", CFG)).attrs["geo_model"] == 0
+    assert _load(fit_linreg_predictions(no_geo, LEAD, tmp_path / "ng_pred.zarr", CFG)).attrs["geo_model"] == 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,7 +136,7 @@ def test_linreg_predictions_file(tmp_path):
 # --------------------------------------------------------------------------------------------
 def test_predictions_layout(mlp_run, store):
     out, root = mlp_run
-    assert out == root / "out" / "predictions.nc"
+    assert out == root / "out" / "predictions.zarr"
     pred = _load(out)
     ds = xr.open_zarr(store)
     assert pred["forecast"].dims == pred["observed"].dims == ("time", "L")
@@ -278,7 +279,7 @@ def test_killed_job_resumes_from_last_checkpoint(mlp_run, store, tmp_path, caplo
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert not (out / "predictions.nc").exists()
+    assert not (out / "predictions.zarr").exists()
     assert not (ckpt / "Lshells" / "complete.json").exists()
     done = torch.load(last, weights_only=False)["epoch"]  # written atomically: always loadable
     assert done < CFG["training"]["max_epochs"] - 1

@@ -13,7 +13,7 @@ from rasterio.transform import from_gcps
 from eoml.core.errors import ConfigError
 from eoml.seaice.charts import ICE, IGNORE, WATER, rasterize_chart, read_ice_chart
 from eoml.seaice.demo import (
-    DEMO_DEFAULTS,
+    DEMO_SCENES,
     demo_plan,
     generate_demo,
     season_of,
@@ -22,14 +22,14 @@ from eoml.seaice.demo import (
 from eoml.seaice.readers import open_safe, parse_annotation, parse_noise, read_safe
 
 SIZE = 300
-CFG = {"size": SIZE, "seed": 13,
-       "scenes": [("jan", "2019-01-14T08:12:31"), ("jul", "2019-07-17T08:12:28")]}
+CFG = {"size": SIZE, "seed": 13}
+SCENES = [("jan", "2019-01-14T08:12:31"), ("jul", "2019-07-17T08:12:28")]
 NAME_RE = re.compile(r"^S1A_EW_GRDM_1SDH_(\d{8}T\d{6})_(\d{8}T\d{6})_(\d{6})_([0-9A-F]{6})_([0-9A-F]{4})\.SAFE$")
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> list[dict]:
-    return generate_demo(tmp_path_factory.mktemp("demo"), CFG)
+    return generate_demo(tmp_path_factory.mktemp("demo"), CFG, SCENES)
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -37,17 +37,17 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def test_defaults_cover_required_months() -> None:
-    months = {int(t[5:7]) for _, t in DEMO_DEFAULTS["scenes"]}
+    months = {int(t[5:7]) for _, t in DEMO_SCENES}
     assert {1, 2, 6, 7, 8, 12} <= months and len(months) >= 8
     assert {season_of(m) for m in months} == {"winter", "melt", "freeze-up"}
 
 
 def test_plan_matches_files(demo, tmp_path) -> None:
-    plan = demo_plan(demo[0]["safe"].parent, CFG)
+    plan = demo_plan(demo[0]["safe"].parent, CFG, SCENES)
     assert [(p["scene_id"], p["safe"], p["chart"]) for p in plan] == \
         [(p["scene_id"], p["safe"], p["chart"]) for p in demo]
     assert [p["season"] for p in plan] == ["winter", "melt"]
-    assert not list(tmp_path.iterdir()) and demo_plan(tmp_path, CFG)  # planning writes nothing
+    assert not list(tmp_path.iterdir()) and demo_plan(tmp_path, CFG, SCENES)  # planning writes nothing
     assert not list(tmp_path.iterdir())
     for p in plan:
         m = NAME_RE.match(p["safe"].name)
@@ -161,11 +161,10 @@ def test_melt_season_lowers_contrast(demo) -> None:
 
 
 def test_deterministic_bytes(demo, tmp_path) -> None:
-    cfg = {**CFG, "scenes": CFG["scenes"][:1]}
-    again = generate_demo(tmp_path, cfg)
+    again = generate_demo(tmp_path, CFG, SCENES[:1])
     assert _files(again[0]["safe"]) == _files(demo[0]["safe"])
     assert again[0]["chart"].read_bytes() == demo[0]["chart"].read_bytes()
-    other = generate_demo(tmp_path / "other", {**cfg, "seed": 14})
+    other = generate_demo(tmp_path / "other", {**CFG, "seed": 14}, SCENES[:1])
     a, b = _files(other[0]["safe"]), _files(demo[0]["safe"])
     tiff_a = sorted(v for k, v in a.items() if k.endswith(".tiff"))
     tiff_b = sorted(v for k, v in b.items() if k.endswith(".tiff"))
@@ -174,8 +173,10 @@ def test_deterministic_bytes(demo, tmp_path) -> None:
 
 def test_config_errors(tmp_path) -> None:
     with pytest.raises(ConfigError, match="unknown"):
-        demo_plan(tmp_path, {"sise": 300})
+        demo_plan(tmp_path, {**CFG, "sise": 300})
+    with pytest.raises(ConfigError, match=r"seaice.demo: missing key\(s\) seed \(the schema fills them"):
+        demo_plan(tmp_path, {"size": 300})
     with pytest.raises(ConfigError, match="size"):
-        demo_plan(tmp_path, {"size": 10})
+        demo_plan(tmp_path, {**CFG, "size": 10})
     with pytest.raises(ConfigError, match="bad time"):
-        demo_plan(tmp_path, {"scenes": [("x", "2019-13-45")]})
+        demo_plan(tmp_path, CFG, [("x", "2019-13-45")])

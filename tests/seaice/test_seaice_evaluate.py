@@ -11,8 +11,8 @@ import xarray as xr
 from sklearn.metrics import f1_score, jaccard_score
 
 from eoml.core.errors import InputFileError
-from eoml.core.store import write_store
-from eoml.seaice.evaluate import METRIC_COLUMNS, evaluate
+from eoml.core.store import write_collection, write_store
+from eoml.seaice.evaluate import METRIC_COLUMNS, evaluate, read_predictions
 from eoml.seaice.figures import plot_confusions, plot_scene_predictions, plot_scores
 
 SHAPE = (40, 48)
@@ -42,13 +42,10 @@ def _write_store(path: Path, scene: str, season: str, label: np.ndarray, rng) ->
 
 
 def _write_pred(path: Path, init: str, seed: int, preds: dict[str, np.ndarray], epochs: int) -> Path:
-    ds = xr.Dataset(
-        {f"pred_{s}": (("y", "x"), p) for s, p in preds.items()},
-        attrs={"encoder": "resnet18", "init": init, "seed": seed, "epochs_run": epochs,
-               "best_epoch": epochs - 1},
-    )
-    ds.to_netcdf(path, engine="netcdf4")
-    return path
+    groups = {s: xr.Dataset({"pred": (("y", "x"), p, {"units": "1", "long_name": f"class of {s}"})})
+              for s, p in preds.items()}
+    attrs = {"encoder": "resnet18", "init": init, "seed": seed, "epochs_run": epochs, "best_epoch": epochs - 1}
+    return write_collection(groups, path, attrs=attrs)
 
 
 def _noisy(label: np.ndarray, flip: float, rng) -> np.ndarray:
@@ -71,7 +68,7 @@ def case(tmp_path_factory):
         for seed in (0, 1):
             p = {s: _noisy(labels[s], flip, rng) for s in SCENES}
             preds[(init, seed)] = p
-            files.append(_write_pred(tmp / f"pred_{init}_{seed}.nc", init, seed, p, 10 + seed))
+            files.append(_write_pred(tmp / f"{init}_seed{seed}.zarr", init, seed, p, 10 + seed))
     out = tmp / "results"
     table = evaluate(files, stores, out / "segmentation.csv", out / "summary.csv")
     return {"tmp": tmp, "labels": labels, "stores": stores, "preds": preds, "files": files,
@@ -142,15 +139,30 @@ def test_confusion_csv_is_seed_mean_of_row_normalised(case):
 
 def test_bad_inputs_name_the_file(case, tmp_path):
     lab = case["labels"]["egr_2019_01"]
-    bad = _write_pred(tmp_path / "bad.nc", "random", 5, {"egr_2019_01": lab[:-1]}, 3)
-    with pytest.raises(InputFileError, match="bad.nc"):
+    bad = _write_pred(tmp_path / "bad.zarr", "random", 5, {"egr_2019_01": lab[:-1]}, 3)
+    with pytest.raises(InputFileError, match="bad.zarr: scene egr_2019_01: pred has shape"):
         evaluate([bad], case["stores"], tmp_path / "s.csv", tmp_path / "m.csv")
-    unknown = _write_pred(tmp_path / "unknown.nc", "random", 5, {"egr_2019_99": lab}, 3)
+    unknown = _write_pred(tmp_path / "unknown.zarr", "random", 5, {"egr_2019_99": lab}, 3)
     with pytest.raises(InputFileError, match="egr_2019_99"):
         evaluate([unknown], case["stores"], tmp_path / "s.csv", tmp_path / "m.csv")
     with pytest.raises(InputFileError, match="already given"):
         evaluate(case["files"][:1] * 2, case["stores"], tmp_path / "s.csv", tmp_path / "m.csv")
     assert not (tmp_path / "s.csv").exists()
+    with pytest.raises(InputFileError, match="missing.zarr"):
+        evaluate([tmp_path / "missing.zarr"], case["stores"], tmp_path / "s.csv", tmp_path / "m.csv")
+    no_attrs = write_collection({"egr_2019_01": xr.Dataset({"pred": (("y", "x"), lab, {"units": "1", "long_name": "c"})})},
+                                tmp_path / "no_attrs.zarr")
+    with pytest.raises(InputFileError, match=r"no_attrs.zarr: missing root attribute\(s\) \['encoder'"):
+        read_predictions(no_attrs)
+
+
+def test_predictions_read_back_unchanged(case):
+    attrs, preds = read_predictions(case["files"][0])
+    assert (attrs["init"], attrs["seed"], attrs["epochs_run"]) == ("imagenet", 0, 10)
+    assert list(preds) == sorted(SCENES)
+    for scene, pred in preds.items():
+        assert pred.dtype == np.uint8  # 255 (no prediction) kept as is, not masked
+        np.testing.assert_array_equal(pred, case["preds"][("imagenet", 0)][scene])
 
 
 def test_figures_render(case, tmp_path):

@@ -12,7 +12,7 @@ import xarray as xr
 
 from eoml.core.errors import InputFileError
 from eoml.core.modelfile import load_model_file, save_model_file
-from eoml.core.store import write_store
+from eoml.core.store import open_collection, write_store
 from eoml.seaice.models import MissingWeightsError
 from eoml.seaice.train import (
     MODEL_KIND,
@@ -187,8 +187,11 @@ def test_predict_scene_tiled_and_nan(stores, trained, tmp_path):
     tiled = predict_scene(bundle, stores["s_test"], tile=48, overlap=8)
     assert (tiled == 255).sum() == 70
     assert np.mean(tiled == whole) > 0.9
-    out = predict_scenes(trained, {"s_test": stores["s_test"]}, tmp_path / "pred.nc")
-    with xr.open_dataset(out) as ds:
-        assert ds["pred_s_test"].dims == ("y", "x")
-        assert np.array_equal(ds["pred_s_test"].values, whole)
-        assert ds.attrs["encoder"] == "efficientnet_lite0" and int(ds.attrs["epochs_run"]) == 2
+    out = predict_scenes(trained, {"s_test": stores["s_test"]}, tmp_path / "pred.zarr")
+    tree = open_collection(out)
+    assert list(tree.children) == ["s_test"]
+    pred = tree["s_test"]["pred"]
+    assert pred.dims == ("y", "x") and pred.dtype == np.uint8
+    assert np.array_equal(pred.values, whole)
+    assert tree.attrs["encoder"] == "efficientnet_lite0" and int(tree.attrs["epochs_run"]) == 2
+    assert tree.attrs["source_files"] == [Path(trained).name]  # provenance: the model file's digest

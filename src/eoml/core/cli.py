@@ -63,6 +63,29 @@ class StudyCommands:
 
         return register
 
+    def call(self, name: str, target: str, help: str, *arguments, config: bool = True,
+             threads: bool = False) -> None:
+        """A step that calls ``target`` (``"package.module:function"``, imported when the step runs)
+        with the step's arguments, in the order given, then ``args.cfg`` when ``config``::
+
+            COMMANDS.call("figure-pe", "eoml.radbelt.figures:plot_pe_vs_L", "PE versus L",
+                          arg("--pe-csv", required=True), arg("--output", required=True), config=False)
+
+        runs ``plot_pe_vs_L(args.pe_csv, args.output)``.
+        """
+        module, _, function = target.partition(":")
+        if not module or not function:
+            raise ValueError(f"step {name!r}: target {target!r} is not 'package.module:function'")
+
+        def run(args: argparse.Namespace) -> None:
+            import importlib
+
+            func = getattr(importlib.import_module(module), function)
+            values = [getattr(args, _dest(flags, kwargs)) for flags, kwargs in arguments]
+            func(*values, *([args.cfg] if config else []))
+
+        self.step(name, help, *arguments, config=config, threads=threads)(run)
+
     def add_to(self, parser: argparse.ArgumentParser, study: str) -> None:
         sub = parser.add_subparsers(dest="command", required=True)
         for step in self.steps.values():
@@ -74,15 +97,25 @@ class StudyCommands:
                                help=f"the {study} config keys this step reads, as JSON")
             if step.threads:
                 p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-            p.set_defaults(func=_runner(step))
+            p.set_defaults(func=_runner(step, study))
 
 
-def _runner(step: Step) -> Callable[[argparse.Namespace], None]:
+def _dest(flags: tuple[str, ...], kwargs: dict[str, Any]) -> str:
+    """The attribute argparse stores an argument under (``--pe-csv`` -> ``pe_csv``)."""
+    if "dest" in kwargs:
+        return kwargs["dest"]
+    name = next((f for f in flags if f.startswith("--")), flags[0])
+    return name.lstrip("-").replace("-", "_")
+
+
+def _runner(step: Step, study: str) -> Callable[[argparse.Namespace], None]:
     def run(args: argparse.Namespace) -> None:
         if step.config:
             from eoml.core.config import section_from_json
+            from eoml.core.settings import section_settings
 
-            args.cfg = section_from_json(args.config_json)
+            # the keys of the study's section this step reads, as read-only typed settings
+            args.cfg = section_settings(study, section_from_json(args.config_json))
         if step.threads:
             import torch
 

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt  # noqa: E402,I001  (after eoml.core.plotting chose Agg)
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from eoml.core.plotting import OKABE_ITO
-
-import matplotlib.pyplot as plt  # noqa: E402,I001  (after eoml.core.plotting chose Agg)
 
 __all__ = ["confusion_matrices_figure", "confusion_panel", "loss_curves_figure"]
 

@@ -16,6 +16,13 @@ metadata. :func:`write_store` is the only way eoml writes one:
 
 :func:`open_store` reads it back (consolidated metadata) or raises
 :class:`~eoml.core.errors.InputFileError` naming the path.
+
+A *collection* is several such datasets that belong together (one per evaluation dataset, one
+per scene, ...) of different shapes: :func:`write_collection` writes them as the groups of one
+Zarr v3 store (an :class:`xarray.DataTree` one level deep), each group CF-checked and chunked
+as by :func:`write_store`, the provenance attributes on the root group, atomically;
+:func:`open_collection` reads it back as a :class:`xarray.DataTree` whose children are in the
+order written.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import datetime as _dt
 import logging
 import math
 import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -39,7 +47,10 @@ from eoml.core.io import atomic_path, sha256_file
 
 log = logging.getLogger(__name__)
 
-__all__ = ["provenance_attrs", "chunk_policy", "check_cf", "write_store", "open_store"]
+__all__ = [
+    "provenance_attrs", "chunk_policy", "check_cf", "write_store", "open_store", "write_collection",
+    "open_collection", "GROUP_NAME",
+]
 
 #: Zarr-python warns on every write/open that consolidated metadata is not (yet) part of the
 #: Zarr v3 specification. eoml relies on it knowingly (xarray and zarr-python read it), so the
@@ -90,7 +101,7 @@ def provenance_attrs(sources: Iterable[str | os.PathLike] = (), config: Any = No
         "config_digest": config_digest(config),
         "created": created,
         "Conventions": "CF-1.10",
-        "history": f"{created} written by eoml {eoml.__version__} (eoml.core.store.write_store)",
+        "history": f"{created} written by eoml {eoml.__version__} (eoml.core.store)",
     }
 
 
@@ -228,6 +239,37 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
     return enc
 
 
+def _with_provenance(attrs: Mapping[str, Any], sources, config, extra_attrs) -> dict:
+    """``attrs`` with the provenance attributes added (a previous ``history`` is kept above)."""
+    out = {**attrs, **provenance_attrs(sources, config)}
+    if "history" in attrs and str(attrs["history"]).strip():
+        out["history"] = f"{attrs['history']}\n{out['history']}"
+    if extra_attrs:
+        out.update(extra_attrs)
+    return out
+
+
+def _prepare(ds: xr.Dataset, chunks: Mapping[str, int] | None) -> tuple[xr.Dataset, dict[str, dict]]:
+    """``ds`` chunked for writing (``chunks`` or :func:`chunk_policy`), and its encoding."""
+    chunk_sizes = dict(chunks) if chunks is not None else chunk_policy(ds)
+    chunk_sizes = {d: int(c) for d, c in chunk_sizes.items() if d in ds.sizes}
+    encoding = _encoding(ds)
+    out = ds.copy(deep=False)
+    for var in out.variables.values():
+        var.encoding = {}
+    # text labels: variable-length strings (Zarr's standard `string` type, not the unstable
+    # fixed-length UTF-32), kept in memory rather than chunked (dask cannot size object arrays)
+    labels = {name: var.astype(object).compute() for name, var in out.variables.items()
+              if var.dtype.kind in "OUT"}
+    out = out.chunk(chunk_sizes)
+    for name, var in labels.items():
+        if name in out.coords:
+            out = out.assign_coords({name: var})
+        else:
+            out[name] = var
+    return out, encoding
+
+
 def write_store(
     ds: xr.Dataset,
     path: str | os.PathLike,
@@ -247,28 +289,9 @@ def write_store(
     """
     path = Path(path)
     out = ds.copy(deep=False)
-    out.attrs = {**ds.attrs, **provenance_attrs(sources, config)}
-    if "history" in ds.attrs and str(ds.attrs["history"]).strip():
-        out.attrs["history"] = f"{ds.attrs['history']}\n{out.attrs['history']}"
-    if extra_attrs:
-        out.attrs.update(extra_attrs)
+    out.attrs = _with_provenance(ds.attrs, sources, config, extra_attrs)
     check_cf(out)
-
-    chunk_sizes = dict(chunks) if chunks is not None else chunk_policy(out)
-    chunk_sizes = {d: int(c) for d, c in chunk_sizes.items() if d in out.sizes}
-    encoding = _encoding(out)
-    for var in out.variables.values():
-        var.encoding = {}
-    # text labels: variable-length strings (Zarr's standard `string` type, not the unstable
-    # fixed-length UTF-32), kept in memory rather than chunked (dask cannot size object arrays)
-    labels = {name: var.astype(object).compute() for name, var in out.variables.items()
-              if var.dtype.kind in "OUT"}
-    out = out.chunk(chunk_sizes)
-    for name, var in labels.items():
-        if name in out.coords:
-            out = out.assign_coords({name: var})
-        else:
-            out[name] = var
+    out, encoding = _prepare(out, chunks)
 
     with atomic_path(path) as tmp:
         with warnings.catch_warnings():
@@ -294,3 +317,95 @@ def open_store(path: str | os.PathLike) -> xr.Dataset:
         raise InputFileError(
             path, f"not a readable Zarr store with consolidated metadata ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# collections: one group per member
+
+
+#: A group name: a wildcard-safe id (letters, digits, ``_ . -``, not starting with ``_ . -``), the
+#: same pattern as :data:`eoml.core.workflow.SAFE_ID` (a test keeps them equal). Not imported from
+#: there: every job that writes a store would then list the parse-time workflow helpers among its
+#: code dependencies and rerun when they change.
+GROUP_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+
+#: Root attribute listing the groups in the order they were written (Zarr lists them sorted).
+_GROUPS_ATTR = "groups"
+
+
+def write_collection(
+    groups: Mapping[str, xr.Dataset],
+    path: str | os.PathLike,
+    *,
+    sources: Iterable[str | os.PathLike] = (),
+    config: Any = None,
+    attrs: Mapping[str, Any] | None = None,
+    chunks: Mapping[str, int] | None = None,
+) -> Path:
+    """Write ``groups`` (name → dataset) as the groups of one Zarr v3 store at ``path``, atomically.
+
+    Each dataset becomes the group ``/<name>`` with its variables and its own attributes,
+    CF-checked and chunked as by :func:`write_store` (``chunks`` applies to every group, for the
+    dimensions a group has; default :func:`chunk_policy` per group). The root group holds no
+    data: its attributes are ``attrs``, the provenance attributes (:func:`provenance_attrs` of
+    ``sources`` and ``config``) and ``groups`` (the names in the order given, which
+    :func:`open_collection` restores). Names must be wildcard-safe ids (:data:`GROUP_NAME`).
+    Raises ``ValueError`` naming the group for a bad name or missing CF attributes (before
+    anything is written). Returns ``path``.
+    """
+    path = Path(path)
+    if not groups:
+        raise ValueError(f"{path}: a collection needs at least one group")
+    bad = [name for name in groups if not isinstance(name, str) or not re.fullmatch(GROUP_NAME, name)]
+    if bad:
+        raise ValueError(f"{path}: group names must match {GROUP_NAME} (letters, digits, _ . -): {bad}")
+    if attrs and _GROUPS_ATTR in attrs:
+        raise ValueError(f"{path}: the root attribute {_GROUPS_ATTR!r} is reserved for the group names")
+    prepared: dict[str, xr.Dataset] = {}
+    encoding: dict[str, dict] = {}
+    for name, ds in groups.items():
+        try:
+            check_cf(ds)
+        except ValueError as exc:
+            raise ValueError(f"{path}: group {name!r}: {exc}") from exc
+        prepared[name], encoding[f"/{name}"] = _prepare(ds, chunks)
+    root = xr.Dataset(attrs={**_with_provenance(dict(attrs or {}), sources, config, None),
+                             _GROUPS_ATTR: list(groups)})
+    tree = xr.DataTree.from_dict({"/": root, **prepared})
+
+    with atomic_path(path) as tmp:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
+            tree.to_zarr(tmp, mode="w", zarr_format=3, consolidated=True, encoding=encoding)
+    log.info("wrote collection %s (%d groups: %s)", path, len(prepared), ", ".join(prepared))
+    return path
+
+
+def open_collection(path: str | os.PathLike) -> xr.DataTree:
+    """Open a collection written by :func:`write_collection` (lazily, dask-backed).
+
+    Returns an :class:`xarray.DataTree`: ``tree.attrs`` are the root (provenance) attributes,
+    ``tree.children`` the groups in the order written, ``tree[name].to_dataset()`` one group as a
+    dataset. Raises :class:`InputFileError` naming ``path`` when it is missing, not a readable
+    Zarr store, or not a collection (no ``groups`` root attribute, or a listed group missing).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "collection store does not exist")
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
+            tree = xr.open_datatree(path, engine="zarr", consolidated=True, chunks={})
+    except Exception as exc:  # zarr raises many types for a broken store
+        raise InputFileError(
+            path, f"not a readable Zarr store with consolidated metadata ({type(exc).__name__}: {exc})"
+        ) from exc
+    names = tree.attrs.get(_GROUPS_ATTR)
+    if not isinstance(names, list) or not names:
+        raise InputFileError(path, f"not a collection: no {_GROUPS_ATTR!r} root attribute naming its groups")
+    missing = [n for n in names if n not in tree.children]
+    if missing:
+        raise InputFileError(path, f"collection lacks the group(s) {missing} its root attribute lists")
+    return xr.DataTree.from_dict(
+        {"/": tree.to_dataset(inherit=False), **{n: tree[n].to_dataset(inherit=False) for n in names}}
+    )

@@ -62,6 +62,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from eoml.core.config import canonical_json, config_digest
 from eoml.core.errors import ConfigError
 from eoml.core.io import atomic_path, write_text_atomic
+from eoml.core.settings import required_keys
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,7 @@ def training_settings(training_cfg: Mapping[str, Any], where: str = "training") 
     ``training_cfg`` comes from the validated configuration, where the schema filled every default;
     a missing key raises :class:`ConfigError` naming it (``where`` prefixes the key in the message).
     """
-    if not isinstance(training_cfg, Mapping):
-        raise ConfigError(f"{where}: expected a mapping of training settings, got {type(training_cfg).__name__}")
-    missing = [k for k in TRAINING_KEYS if k not in training_cfg]
-    if missing:
-        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)} (the schema fills them: pass the "
-                          "validated configuration)")
-    return {k: training_cfg[k] for k in TRAINING_KEYS}
+    return required_keys(training_cfg, TRAINING_KEYS, where)
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
@@ -458,6 +453,29 @@ def _progress_refresh_rate(datamodule) -> int:
     except Exception:  # noqa: BLE001 - only a cosmetic choice
         return 50
     return max(1, n_batches // 10)
+
+
+def training_job(out_dir: str | Path, ckpt_dir: str | Path, training_cfg: Mapping[str, Any],
+                 where: str) -> tuple[Path, Path, dict[str, Any]]:
+    """A training job's set-up: its output and checkpoint folders (a checkpoint folder inside the
+    outputs is refused: :func:`check_checkpoint_dir`) and its training settings
+    (:func:`training_settings`, every key required; ``where`` names the section in errors)."""
+    out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
+    check_checkpoint_dir(out_dir, ckpt_dir)
+    return out_dir, ckpt_dir, training_settings(training_cfg, where)
+
+
+def save_training_outputs(out_dir: str | Path, history: pd.DataFrame, **model_file: Any) -> Path:
+    """A training job's outputs: ``out_dir/model.pt`` (:func:`eoml.core.modelfile.save_model_file`
+    with ``model_file``: ``kind``, ``weights``, ``arch``, ``norm``, ``settings``) and
+    ``out_dir/history.csv``, each written atomically; returns the model file's path."""
+    from eoml.core.modelfile import save_model_file
+
+    out_dir = Path(out_dir)
+    model_path = save_model_file(out_dir / "model.pt", **model_file)
+    with atomic_path(out_dir / "history.csv") as tmp:
+        history.to_csv(tmp, index=False)
+    return model_path
 
 
 def check_checkpoint_dir(out_dir: str | Path, ckpt_dir: str | Path) -> None:

@@ -100,14 +100,22 @@ def _closure(src: Path, roots: frozenset[str], package: str) -> tuple[str, ...]:
     return tuple(sorted(str(p) for p in seen.values()))
 
 
-def _step_function(tree: ast.Module, step: str) -> ast.FunctionDef | None:
-    """The function of a study's ``cli.py`` registered as ``step`` (decorated ``@step("name", ...)``)."""
+def _names_step(call: ast.AST, step: str) -> bool:
+    return (isinstance(call, ast.Call) and bool(call.args) and isinstance(call.args[0], ast.Constant)
+            and call.args[0].value == step)
+
+
+def _step_roots(tree: ast.Module, cli_module: str, step: str) -> set[str] | None:
+    """The modules a step of a study's ``cli.py`` imports when it runs: those inside the function
+    registered as ``step`` (decorated ``@...step("name", ...)``), or the target module of a
+    ``...call("name", "package.module:function", ...)`` entry; ``None`` when there is no such step."""
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            for deco in node.decorator_list:
-                if (isinstance(deco, ast.Call) and deco.args and isinstance(deco.args[0], ast.Constant)
-                        and deco.args[0].value == step):
-                    return node
+        if isinstance(node, ast.FunctionDef) and any(_names_step(d, step) for d in node.decorator_list):
+            return _imported_modules(node, cli_module, False)
+        if isinstance(node, ast.Expr) and _names_step(node.value, step) and len(node.value.args) > 1:
+            target = node.value.args[1]
+            if isinstance(target, ast.Constant) and isinstance(target.value, str) and ":" in target.value:
+                return {target.value.partition(":")[0]}
     return None
 
 
@@ -115,7 +123,7 @@ def step_sources(src: str | Path, study_package: str, step: str) -> list[str]:
     """Source files that ``python -m eoml <study> <step>`` runs, found from the imports.
 
     The roots are ``eoml/__main__.py``, the study's ``cli.py`` module-level imports and the imports
-    inside the step's function; from there every module of the package the roots import,
+    inside the step's function (or the target module of a ``COMMANDS.call`` step); from there every module of the package the roots import,
     directly or indirectly, anywhere in the file (function-level imports included), is followed.
     Other steps' lazy imports are left out, so editing a study's figures module does not rerun
     its training jobs.
@@ -127,13 +135,12 @@ def step_sources(src: str | Path, study_package: str, step: str) -> list[str]:
     if cli_file is None:
         raise ConfigError(f"{study_package}: no cli.py under {src}")
     tree = ast.parse(cli_file.read_text(), filename=str(cli_file))
-    function = _step_function(tree, step)
-    if function is None:
+    step_roots = _step_roots(tree, cli_module, step)
+    if step_roots is None:
         raise ConfigError(f"{cli_file}: no step {step!r} in its COMMANDS table")
     module_level = ast.Module(body=[n for n in tree.body if not isinstance(n, ast.FunctionDef)], type_ignores=[])
-    roots = {f"{package}.__main__", cli_module}
+    roots = {f"{package}.__main__", cli_module} | step_roots
     roots |= _imported_modules(module_level, cli_module, False)
-    roots |= _imported_modules(function, cli_module, False)
     # the study's own cli.py is a root, but only its module-level and this step's imports count
     files = set(_closure(src, frozenset(roots - {cli_module}), package))
     files.add(str(cli_file))

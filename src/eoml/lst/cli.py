@@ -8,10 +8,38 @@ from eoml.core.cli import StudyCommands, arg
 
 COMMANDS = StudyCommands()
 step = COMMANDS.step
+call = COMMANDS.call
 
 OUTPUT = arg("--output", required=True)
 INPUTS = arg("--inputs", required=True, help="the evaluation inputs store (eval/inputs.zarr)")
 PATCHES = arg("--patches", required=True, help="the patch store (patches.zarr)")
+PREDICTIONS = arg("--predictions", nargs="+", required=True, help="every method's predictions (<method>.zarr)")
+
+call("ingest", "eoml.lst.ingest:ingest_scene", "one MOD11A1 + MOD09GQ pair -> scene store (LST 1 km, NDVI 250 m)",
+     arg("--mod11a1", required=True), arg("--mod09gq", required=True), OUTPUT)
+
+call("patches", "eoml.lst.ingest:extract_patches", "scene stores -> patch store (valid patches, split by date)",
+     arg("--scenes", nargs="+", required=True), OUTPUT)
+
+call("predict", "eoml.lst.evaluate:predict_model", "apply a trained U-Net to the evaluation inputs",
+     arg("--model", required=True), INPUTS, OUTPUT, config=False, threads=True)
+
+call("evaluate", "eoml.lst.evaluate:evaluate", "PSNR / SSIM / RMSE of every method -> sharpening.csv, ranking.csv",
+     INPUTS, PREDICTIONS, arg("--metrics", required=True), arg("--ranking", required=True))
+
+call("figure-maps", "eoml.lst.figures:plot_maps", "truth, input and every method's sharpened LST of one dataset",
+     INPUTS, PREDICTIONS, arg("--dataset", required=True), OUTPUT, config=False, threads=True)
+
+call("figure-losses", "eoml.lst.figures:plot_loss_curves", "training and validation loss curves of the U-Nets",
+     arg("--histories", nargs="+", required=True), OUTPUT, config=False, threads=True)
+
+call("figure-metrics", "eoml.lst.figures:plot_metrics", "PSNR / SSIM / RMSE of every method and dataset",
+     arg("--metrics", required=True), OUTPUT, config=False, threads=True)
+
+call("figure-modis250m", "eoml.lst.figures:plot_modis_250m",
+     "a held-out MODIS region sharpened to 250 m by every method",
+     PATCHES, arg("--scene", nargs="+", required=True), arg("--models", nargs="*", default=[]), OUTPUT,
+     threads=True)
 
 
 @step("demo", "generate demo MOD11A1 / MOD09GQ HDF4 granules and validation GeoTIFFs",
@@ -19,23 +47,7 @@ PATCHES = arg("--patches", required=True, help="the patch store (patches.zarr)")
 def _demo(args) -> None:
     from eoml.lst.demo import generate_demo
 
-    generate_demo(args.out_dir, args.cfg)
-
-
-@step("ingest", "one MOD11A1 + MOD09GQ pair -> scene store (LST 1 km, NDVI 250 m)",
-      arg("--mod11a1", required=True), arg("--mod09gq", required=True), OUTPUT)
-def _ingest(args) -> None:
-    from eoml.lst.ingest import ingest_scene
-
-    ingest_scene(args.mod11a1, args.mod09gq, args.output, args.cfg)
-
-
-@step("patches", "scene stores -> patch store (valid patches, split by date)",
-      arg("--scenes", nargs="+", required=True), OUTPUT)
-def _patches(args) -> None:
-    from eoml.lst.ingest import extract_patches
-
-    extract_patches(args.scenes, args.output, args.cfg)
+    generate_demo(args.out_dir, args.cfg["demo"])
 
 
 @step("eval-inputs", "held-out patches + validation scenes -> evaluation inputs", PATCHES, OUTPUT)
@@ -43,7 +55,7 @@ def _eval_inputs(args) -> None:
     from eoml.lst.evaluate import build_eval_inputs
 
     cfg = args.cfg
-    build_eval_inputs(args.patches, cfg.pop("scenes"), args.output, cfg)
+    build_eval_inputs(args.patches, cfg["scenes"], args.output, cfg.without("scenes"))
 
 
 @step("baseline", "run one classical sharpener on the evaluation inputs",
@@ -61,56 +73,5 @@ def _train(args) -> None:
     from eoml.lst.train import train_model
 
     cfg = args.cfg
-    spec = cfg.pop("spec")
-    train_model(args.patches, spec, Path(args.out_dir), Path(args.ckpt_dir), cfg, int(cfg.pop("seed")))
-
-
-@step("predict", "apply a trained U-Net to the evaluation inputs", arg("--model", required=True), INPUTS,
-      OUTPUT, config=False, threads=True)
-def _predict(args) -> None:
-    from eoml.lst.evaluate import predict_model
-
-    predict_model(args.model, args.inputs, args.output)
-
-
-@step("evaluate", "PSNR / SSIM / RMSE of every method -> sharpening.csv, ranking.csv",
-      INPUTS, arg("--predictions", nargs="+", required=True), arg("--metrics", required=True),
-      arg("--ranking", required=True))
-def _evaluate(args) -> None:
-    from eoml.lst.evaluate import evaluate
-
-    evaluate(args.inputs, args.predictions, args.metrics, args.ranking, args.cfg)
-
-
-@step("figure-maps", "truth, input and every method's sharpened LST of one dataset",
-      INPUTS, arg("--predictions", nargs="+", required=True), arg("--dataset", required=True), OUTPUT,
-      threads=True)
-def _figure_maps(args) -> None:
-    from eoml.lst.figures import plot_maps
-
-    plot_maps(args.inputs, args.predictions, args.dataset, args.output, args.cfg)
-
-
-@step("figure-losses", "training and validation loss curves of the U-Nets",
-      arg("--histories", nargs="+", required=True), OUTPUT, config=False, threads=True)
-def _figure_losses(args) -> None:
-    from eoml.lst.figures import plot_loss_curves
-
-    plot_loss_curves(args.histories, args.output)
-
-
-@step("figure-metrics", "PSNR / SSIM / RMSE of every method and dataset", arg("--metrics", required=True),
-      OUTPUT, config=False, threads=True)
-def _figure_metrics(args) -> None:
-    from eoml.lst.figures import plot_metrics
-
-    plot_metrics(args.metrics, args.output)
-
-
-@step("figure-modis250m", "a held-out MODIS region sharpened to 250 m by every method",
-      PATCHES, arg("--scene", nargs="+", required=True), arg("--models", nargs="*", default=[]), OUTPUT,
-      threads=True)
-def _figure_modis250m(args) -> None:
-    from eoml.lst.figures import plot_modis_250m
-
-    plot_modis_250m(args.patches, args.scene, args.models, args.output, args.cfg)
+    train_model(args.patches, cfg["spec"], Path(args.out_dir), Path(args.ckpt_dir), cfg.without("spec", "seed"),
+                int(cfg["seed"]))

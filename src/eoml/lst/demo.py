@@ -119,7 +119,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "DEMO_DEFAULTS",
+    "DEMO_KEYS",
     "DEMO_SCENE_NAMES",
     "MOD09GQ_SDS",
     "MOD11A1_SDS",
@@ -138,14 +138,8 @@ __all__ = [
     "write_mod11a1",
 ]
 
-DEMO_DEFAULTS: dict[str, Any] = {
-    "tile": "h11v05",
-    "start": "2021-07-01",
-    "n_dates": 8,
-    "step_days": 2,
-    "seed": 11,
-    "scenes": True,
-}
+#: the keys of the ``lst.demo`` config section (the schema gives their defaults and meanings)
+DEMO_KEYS = ("tile", "start", "n_dates", "step_days", "seed", "scenes")
 
 SYNTHETIC_NOTE = "synthetic granule written by eoml.lst.demo (not NASA data)"
 
@@ -1586,13 +1580,12 @@ def _scene_truth(name: str, seed: int) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 
 
-def _config(demo_cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+def _config(demo_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated ``lst.demo`` section (every key of :data:`DEMO_KEYS`), checked and typed."""
     from eoml.core.errors import ConfigError
+    from eoml.core.settings import required_keys
 
-    cfg = {**DEMO_DEFAULTS, **dict(demo_cfg or {})}
-    unknown = sorted(set(cfg) - set(DEMO_DEFAULTS))
-    if unknown:
-        raise ConfigError(f"lst.demo: unknown key(s) {', '.join(unknown)} (known: {', '.join(DEMO_DEFAULTS)})")
+    cfg = required_keys(demo_cfg, DEMO_KEYS, "lst.demo", only=True)
     try:
         _parse_tile(cfg["tile"])
     except ValueError as exc:
@@ -1610,7 +1603,7 @@ def _config(demo_cfg: Mapping[str, Any] | None) -> dict[str, Any]:
     return cfg
 
 
-def demo_plan(out_dir: str | Path, demo_cfg: Mapping[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+def demo_plan(out_dir: str | Path, demo_cfg: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The files :func:`generate_demo` writes, without writing anything (deterministic).
 
     ``{"modis": [{"tile", "date" (ISO), "mod11a1", "mod09gq"}, ...], "scenes": [entry, ...]}``;
@@ -1640,7 +1633,7 @@ def demo_plan(out_dir: str | Path, demo_cfg: Mapping[str, Any] | None = None) ->
     return {"modis": modis, "scenes": scenes}
 
 
-def generate_demo(out_dir: str | Path, demo_cfg: Mapping[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+def generate_demo(out_dir: str | Path, demo_cfg: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Write every file of :func:`demo_plan` (atomically) and return the plan."""
     import logging
     import time
@@ -1664,7 +1657,7 @@ def generate_demo(out_dir: str | Path, demo_cfg: Mapping[str, Any] | None = None
     return plan
 
 
-def generate_scenes(out_dir: str | Path, demo_cfg: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def generate_scenes(out_dir: str | Path, demo_cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Write only the validation scenes of :func:`demo_plan` and return their entries."""
     import logging
     import time

@@ -8,12 +8,15 @@ Datasets (each an "evaluation dataset" with a reference at the fine scale):
 * one dataset per validation scene (``lst.validation_scenes``, plus the demo's): the scene's LST is
   the reference, aggregated by the scene's factor, sharpened back with the scene's NDVI.
 
-:func:`build_eval_inputs` writes one store holding, for every dataset, ``<d>__truth``,
-``<d>__lst_coarse``, ``<d>__index_fine`` and ``<d>__index_coarse`` (the index aggregated by block
-mean, so regression-based sharpeners are coherent). Every method — baseline or trained model — is
-then run on exactly these inputs by :func:`predict_baseline` / :func:`predict_model`, which write
-``<d>__pred``. :func:`evaluate` scores all of them on the same pixels: those inside the border crop
-where the reference and *every* method are finite.
+:func:`build_eval_inputs` writes one collection store (:func:`eoml.core.store.write_collection`)
+with one group per dataset holding ``truth``, ``lst_coarse``, ``index_fine`` and ``index_coarse``
+(float32; the index aggregated by block mean, so regression-based sharpeners are coherent; dims
+``(n, y, x)`` fine and ``(n, yc, xc)`` coarse) and the group attribute ``factor``. Every method —
+baseline or trained model — is then run on exactly these inputs by :func:`predict_baseline` /
+:func:`predict_model`, which write a collection ``<method>.zarr`` with one group per dataset
+holding ``pred`` (float32 ``(n, y, x)``) and the root attribute ``method``. :func:`evaluate` scores
+all of them on the same pixels: those inside the border crop where the reference and *every*
+method are finite.
 
 Metrics (per image, then averaged over the dataset's images, i.e. patches): PSNR and SSIM from
 scikit-image with ``data_range`` the reference image's own range (max − min); SSIM with the
@@ -36,7 +39,7 @@ from tqdm import tqdm
 
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import atomic_path
-from eoml.core.store import open_store, write_store
+from eoml.core.store import open_collection, open_store, write_collection
 from eoml.lst.scaling import aggregate_lst, block_mean
 
 log = logging.getLogger(__name__)
@@ -47,12 +50,8 @@ ARRAYS = ("truth", "lst_coarse", "index_fine", "index_coarse")
 SSIM_WIN = 7
 
 
-def _var(dataset: str, what: str) -> str:
-    return f"{dataset}__{what}"
-
-
-def datasets_in(inputs: xr.Dataset) -> list[str]:
-    return list(inputs.attrs["datasets"])
+DIMS_FINE = ("n", "y", "x")
+DIMS_COARSE = ("n", "yc", "xc")
 
 
 def _subset(n: int, limit: int | None) -> np.ndarray:
@@ -62,23 +61,21 @@ def _subset(n: int, limit: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, int(limit)).round().astype(int))
 
 
-def _dataset_vars(name: str, truth: np.ndarray, index_fine: np.ndarray, factor: int,
-                  aggregation: str) -> dict[str, tuple]:
-    n, h, w = truth.shape
+def _dataset_group(name: str, truth: np.ndarray, index_fine: np.ndarray, factor: int,
+                   aggregation: str) -> xr.Dataset:
+    """One dataset's group of the evaluation inputs (see module doc)."""
     coarse = aggregate_lst(truth, factor, aggregation)
     index_coarse = block_mean(index_fine, factor)
-    dims_f = (f"{name}__n", f"{name}__y", f"{name}__x")
-    dims_c = (f"{name}__n", f"{name}__yc", f"{name}__xc")
-    return {
-        _var(name, "truth"): (dims_f, truth.astype(np.float32),
-                              {"units": "K", "long_name": f"{name}: reference LST at the fine scale"}),
-        _var(name, "lst_coarse"): (dims_c, coarse.astype(np.float32),
-                                   {"units": "K", "long_name": f"{name}: reference aggregated by {factor} ({aggregation})"}),
-        _var(name, "index_fine"): (dims_f, index_fine.astype(np.float32),
-                                   {"units": "1", "long_name": f"{name}: NDVI at the fine scale"}),
-        _var(name, "index_coarse"): (dims_c, index_coarse.astype(np.float32),
-                                     {"units": "1", "long_name": f"{name}: NDVI block mean at the coarse scale"}),
-    }
+    return xr.Dataset({
+        "truth": (DIMS_FINE, truth.astype(np.float32),
+                  {"units": "K", "long_name": f"{name}: reference LST at the fine scale"}),
+        "lst_coarse": (DIMS_COARSE, coarse.astype(np.float32),
+                       {"units": "K", "long_name": f"{name}: reference aggregated by {factor} ({aggregation})"}),
+        "index_fine": (DIMS_FINE, index_fine.astype(np.float32),
+                       {"units": "1", "long_name": f"{name}: NDVI at the fine scale"}),
+        "index_coarse": (DIMS_COARSE, index_coarse.astype(np.float32),
+                         {"units": "1", "long_name": f"{name}: NDVI block mean at the coarse scale"}),
+    }, attrs={"factor": int(factor)})
 
 
 def build_eval_inputs(patch_store: str | Path, scenes: Sequence[Mapping[str, Any]], output: str | Path,
@@ -98,8 +95,9 @@ def build_eval_inputs(patch_store: str | Path, scenes: Sequence[Mapping[str, Any
     truth = patches["lst"].values[val]
     ndvi_1km = block_mean(patches["ndvi"].values[val], factor)
     _check_crop(WALD, truth.shape[-2:], crop)
-    variables = _dataset_vars(WALD, truth, ndvi_1km, factor, aggregation)
-    datasets, factors, sources = [WALD], [factor], []
+    groups = {WALD: _dataset_group(WALD, truth, ndvi_1km, factor, aggregation)}
+    groups[WALD].attrs["patch_indices"] = val.astype(int).tolist()
+    sources = []
     log.info("%s: %d held-out patches (%d x %d at 1 km, coarse input %d x %d)", WALD, len(val),
              truth.shape[1], truth.shape[2], truth.shape[1] // factor, truth.shape[2] // factor)
     for entry in scenes:
@@ -109,17 +107,12 @@ def build_eval_inputs(patch_store: str | Path, scenes: Sequence[Mapping[str, Any
         h, w = (lst.shape[0] // f) * f, (lst.shape[1] // f) * f
         lst, ndvi = lst[:h, :w], scene["ndvi"].values[:h, :w]
         _check_crop(entry["name"], (h, w), crop)
-        variables.update(_dataset_vars(entry["name"], lst[None], ndvi[None], f, aggregation))
-        datasets.append(entry["name"])
-        factors.append(f)
+        groups[entry["name"]] = _dataset_group(entry["name"], lst[None], ndvi[None], f, aggregation)
         sources.extend(str(entry[k]) for k in ("lst", "red", "nir"))
         log.info("%s: %d x %d pixels, factor %d, %.1f %% valid LST", entry["name"], h, w, f,
                  100 * np.isfinite(lst).mean())
-    ds = xr.Dataset(variables, attrs={"datasets": datasets, "factors": factors,
-                                      "aggregation": aggregation,
-                                      "patch_indices": val.astype(int).tolist()})
-    chunks = {d: n for d, n in ds.sizes.items()}
-    return write_store(ds, output, sources=sources, config=dict(cfg), chunks=chunks)
+    return write_collection(groups, output, sources=sources, config=dict(cfg),
+                            attrs={"aggregation": aggregation})
 
 
 def _check_crop(dataset: str, shape: tuple[int, int], crop: int) -> None:
@@ -131,30 +124,58 @@ def _check_crop(dataset: str, shape: tuple[int, int], crop: int) -> None:
         )
 
 
-def _load_inputs(path: str | Path) -> xr.Dataset:
-    return open_store(path).load()
+def load_inputs(path: str | Path) -> dict[str, xr.Dataset]:
+    """The evaluation inputs: ``{dataset: its group, loaded}`` in the order written.
+
+    Raises :class:`InputFileError` naming ``path`` when it is not an evaluation-inputs collection.
+    """
+    tree = open_collection(path)
+    inputs = {name: tree[name].to_dataset().load() for name in tree.children}
+    for name, ds in inputs.items():
+        missing = [v for v in ARRAYS if v not in ds] + (["factor attribute"] if "factor" not in ds.attrs else [])
+        if missing:
+            raise InputFileError(path, f"group {name!r} is not an evaluation dataset, lacks {missing}")
+    return inputs
 
 
-def _write_predictions(preds: dict[str, np.ndarray], inputs: xr.Dataset, output: str | Path,
-                       method: str, extra_attrs: Mapping[str, Any]) -> Path:
-    variables = {}
-    for name, pred in preds.items():
-        ref = inputs[_var(name, "truth")]
-        variables[_var(name, "pred")] = (ref.dims, pred.astype(np.float32),
-                                         {"units": "K", "long_name": f"{method}: sharpened LST ({name})"})
-    ds = xr.Dataset(variables, attrs={"method": method, "datasets": list(preds), **extra_attrs})
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(output) as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4",
-                     encoding={v: {"zlib": True, "complevel": 4} for v in ds.data_vars})
-    return output
+def load_predictions(paths: Sequence[str | Path]) -> dict[str, dict[str, np.ndarray]]:
+    """``{method: {dataset: float32 (n, y, x) prediction}}`` of predictions collections, in order.
+
+    Raises :class:`InputFileError` naming the path of a store that is not a predictions
+    collection or repeats a method.
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for path in paths:
+        tree = open_collection(path)
+        method = tree.attrs.get("method")
+        if not method:
+            raise InputFileError(path, "not a predictions collection: no 'method' root attribute")
+        if method in out:
+            raise InputFileError(path, f"method {method!r} given twice")
+        preds = {}
+        for name in tree.children:
+            if "pred" not in tree[name]:
+                raise InputFileError(path, f"group {name!r} has no 'pred' variable")
+            preds[name] = tree[name]["pred"].values
+        out[str(method)] = preds
+    return out
 
 
-def _run(inputs: xr.Dataset, method: str, sharpen_one) -> dict[str, np.ndarray]:
+def _write_predictions(preds: dict[str, np.ndarray], inputs: Mapping[str, xr.Dataset], output: str | Path,
+                       method: str, attrs: Mapping[str, Any], config: Any = None, sources=()) -> Path:
+    groups = {
+        name: xr.Dataset({"pred": (inputs[name]["truth"].dims, pred.astype(np.float32),
+                                   {"units": "K", "long_name": f"{method}: sharpened LST ({name})"})})
+        for name, pred in preds.items()
+    }
+    return write_collection(groups, output, sources=sources, config=config, attrs={"method": method, **attrs})
+
+
+def _run(inputs: Mapping[str, xr.Dataset], method: str, sharpen_one) -> dict[str, np.ndarray]:
     preds = {}
-    for name, factor in zip(datasets_in(inputs), inputs.attrs["factors"]):
-        arrays = {k: inputs[_var(name, k)].values for k in ARRAYS}
+    for name, ds in inputs.items():
+        factor = ds.attrs["factor"]
+        arrays = {k: ds[k].values for k in ARRAYS}
         n = arrays["truth"].shape[0]
         out = np.empty(arrays["truth"].shape, dtype=np.float64)
         for i in tqdm(range(n), desc=f"{method} {name}", mininterval=5, disable=n < 20):
@@ -165,14 +186,17 @@ def _run(inputs: xr.Dataset, method: str, sharpen_one) -> dict[str, np.ndarray]:
 
 
 def predict_baseline(method: str, inputs_path: str | Path, output: str | Path,
-                     options: Mapping[str, Any] | None = None) -> Path:
-    """Run one classical sharpener on every evaluation image and write its predictions."""
+                     options: Mapping[str, Any]) -> Path:
+    """Run one classical sharpener on every evaluation image and write its predictions.
+
+    ``options`` are the sharpener's keyword options (``lst.baseline_options.<method>``, ``{}`` for none).
+    """
     from eoml.lst import baselines
 
     if method not in baselines.METHODS:
         raise ValueError(f"unknown LST baseline {method!r}; one of {sorted(baselines.METHODS)}")
-    inputs = _load_inputs(inputs_path)
-    options = dict(options or {})
+    inputs = load_inputs(inputs_path)
+    options = dict(options)
 
     def one(lst_c, idx_c, idx_f, factor):
         try:
@@ -184,8 +208,8 @@ def predict_baseline(method: str, inputs_path: str | Path, output: str | Path,
             return np.full((lst_c.shape[0] * factor, lst_c.shape[1] * factor), np.nan)
 
     preds = _run(inputs, method, one)
-    return _write_predictions(preds, inputs, output, method, {"kind": "baseline",
-                                                              "options": repr(sorted(options.items()))})
+    return _write_predictions(preds, inputs, output, method,
+                              {"kind": "baseline", "options": repr(sorted(options.items()))}, config=options)
 
 
 def predict_model(model_path: str | Path, inputs_path: str | Path, output: str | Path) -> Path:
@@ -193,14 +217,15 @@ def predict_model(model_path: str | Path, inputs_path: str | Path, output: str |
     from eoml.lst.train import load_model
 
     model = load_model(model_path)
-    inputs = _load_inputs(inputs_path)
+    inputs = load_inputs(inputs_path)
     preds = {}
-    for name, factor in zip(datasets_in(inputs), inputs.attrs["factors"]):
-        coarse = inputs[_var(name, "lst_coarse")].values.astype(np.float64)
-        fine = inputs[_var(name, "index_fine")].values.astype(np.float64)
-        preds[name] = model.sharpen(coarse, fine, int(factor))
+    for name, ds in inputs.items():
+        coarse = ds["lst_coarse"].values.astype(np.float64)
+        fine = ds["index_fine"].values.astype(np.float64)
+        preds[name] = model.sharpen(coarse, fine, int(ds.attrs["factor"]))
         log.info("%s: %s sharpened (%d images)", model.name, name, coarse.shape[0])
-    return _write_predictions(preds, inputs, output, model.name, {"kind": "model", "model_path": str(model_path)})
+    return _write_predictions(preds, inputs, output, model.name, {"kind": "model", "model_path": str(model_path)},
+                              sources=[model_path])
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,23 +289,21 @@ def score(truth: np.ndarray, preds: Mapping[str, np.ndarray], border_crop: int) 
 def evaluate(inputs_path: str | Path, predictions: Sequence[str | Path], metrics_csv: str | Path,
              ranking_csv: str | Path, cfg: Mapping[str, Any]) -> pd.DataFrame:
     """Score every method's predictions; write ``sharpening.csv`` and ``ranking.csv``."""
-    inputs = _load_inputs(inputs_path)
+    inputs = load_inputs(inputs_path)
     border = int(cfg["evaluation"]["border_crop"])
-    loaded = {}
-    for path in predictions:
-        with xr.open_dataset(path, engine="netcdf4") as ds:
-            loaded[ds.attrs["method"]] = ds.load()
+    loaded = load_predictions(predictions)
+    paths = dict(zip(loaded, predictions))
     tables = []
-    for name, factor in zip(datasets_in(inputs), inputs.attrs["factors"]):
-        truth = inputs[_var(name, "truth")].values
+    for name, ds in inputs.items():
+        truth = ds["truth"].values
         preds = {}
-        for method, ds in loaded.items():
-            if _var(name, "pred") not in ds:
-                raise InputFileError(ds.encoding.get("source", method), f"no predictions for dataset {name}")
-            preds[method] = ds[_var(name, "pred")].values
+        for method, by_dataset in loaded.items():
+            if name not in by_dataset:
+                raise InputFileError(paths[method], f"no predictions for dataset {name}")
+            preds[method] = by_dataset[name]
         table = score(truth, preds, border)
         table["dataset"] = name
-        table["factor"] = int(factor)
+        table["factor"] = int(ds.attrs["factor"])
         tables.append(table)
     metrics = pd.concat(tables, ignore_index=True)[METRIC_COLUMNS]
     metrics = metrics.sort_values(["dataset", "psnr"], ascending=[True, False], kind="mergesort")

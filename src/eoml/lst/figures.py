@@ -15,16 +15,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt  # noqa: E402,I001  (after eoml.core.plotting chose Agg)
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from eoml.core.figures import loss_curves_figure
 from eoml.core.plotting import paper_style, save_figure
 from eoml.core.store import open_store
+from eoml.lst.evaluate import load_inputs, load_predictions
 from eoml.lst.scaling import block_mean
-
-import matplotlib.pyplot as plt  # noqa: E402,I001  (after eoml.core.plotting chose Agg)
 
 log = logging.getLogger(__name__)
 
@@ -81,31 +80,27 @@ def _grid(n_panels: int, panel_in: float = 1.15) -> tuple[plt.Figure, np.ndarray
     return fig, axes
 
 
-def _load_predictions(paths: Sequence[str | Path]) -> dict[str, xr.Dataset]:
-    out = {}
-    for path in paths:
-        with xr.open_dataset(path, engine="netcdf4") as ds:
-            out[ds.attrs["method"]] = ds.load()
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 def plot_maps(inputs_path: str | Path, prediction_paths: Sequence[str | Path], dataset: str,
-              output: str | Path, cfg: Mapping[str, Any] | None = None) -> Path:
+              output: str | Path) -> Path:
     """Maps and error maps of one evaluation image (the highest-variance one for patch datasets)."""
-    inputs = open_store(inputs_path)
-    if dataset not in inputs.attrs["datasets"]:
-        raise ValueError(f"dataset {dataset!r} not in {inputs.attrs['datasets']}")
-    factor = int(inputs.attrs["factors"][list(inputs.attrs["datasets"]).index(dataset)])
-    truth = inputs[f"{dataset}__truth"].values
+    inputs = load_inputs(inputs_path)
+    if dataset not in inputs:
+        raise ValueError(f"dataset {dataset!r} not in {list(inputs)}")
+    group = inputs[dataset]
+    factor = int(group.attrs["factor"])
+    truth = group["truth"].values
     variance = np.nanvar(truth.reshape(truth.shape[0], -1), axis=1)
     i = int(np.nanargmax(variance)) if truth.shape[0] > 1 else 0
     ref = truth[i].astype(np.float64)
-    coarse = inputs[f"{dataset}__lst_coarse"].values[i]
-    ndvi = inputs[f"{dataset}__index_fine"].values[i]
-    preds = _load_predictions(prediction_paths)
+    coarse = group["lst_coarse"].values[i]
+    ndvi = group["index_fine"].values[i]
+    preds = load_predictions(prediction_paths)
     methods = method_order(list(preds))
-    fields = {m: preds[m][f"{dataset}__pred"].values[i].astype(np.float64) for m in methods}
+    missing = [m for m in methods if dataset not in preds[m]]
+    if missing:
+        raise ValueError(f"no predictions of dataset {dataset!r} by {missing}")
+    fields = {m: preds[m][dataset][i].astype(np.float64) for m in methods}
 
     lo, hi = np.nanpercentile(ref, [1, 99])
     errors = {m: fields[m] - ref for m in methods}
@@ -209,15 +204,15 @@ def plot_modis_250m(patches_path: str | Path, scene_paths: Sequence[str | Path],
     from eoml.lst import baselines
     from eoml.lst.train import load_model
 
-    factor = int(cfg.get("factor", 4))
+    factor = int(cfg["factor"])
     patches, k, scene = _example_region(patches_path, scene_paths)
     lst = patches["lst"].values[k].astype(np.float64)
     ndvi = patches["ndvi"].values[k].astype(np.float64)
     ndvi_c = block_mean(ndvi, factor)
     fields = {}
-    options = cfg.get("baseline_options", {})
-    for name in cfg.get("baselines", BASELINE_ORDER):
-        fields[name] = baselines.sharpen(name, lst, ndvi_c, ndvi, factor, **options.get(name, {}))
+    options = cfg["baseline_options"]
+    for name in cfg["baselines"]:
+        fields[name] = baselines.sharpen(name, lst, ndvi_c, ndvi, factor, **options[name])
     for path in model_paths:
         model = load_model(path)
         fields[model.name] = model.sharpen(lst, ndvi, factor)

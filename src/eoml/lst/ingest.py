@@ -48,22 +48,9 @@ from eoml.lst import readers
 
 log = logging.getLogger(__name__)
 
-#: ingest keys with their defaults (the schema holds the same values)
-INGEST_DEFAULTS: dict[str, Any] = {
-    "overpass": "day",
-    "factor": 4,
-    "max_lst_error_k": 2,
-    "lst_range_k": [250.0, 340.0],
-    "water_ndvi_max": 0.0,
-    "on_bad_file": "error",
-}
 #: refuse a granule when more than this fraction of its valid LST is outside the physical range
 MAX_OUT_OF_RANGE_FRACTION = 0.5
 _ALIGN_TOL_M = 1e-3
-
-
-def _cfg(cfg: Mapping[str, Any] | None) -> dict:
-    return {**INGEST_DEFAULTS, **dict(cfg or {})}
 
 
 def _top_left(ds: xr.Dataset) -> tuple[float, float, float, float]:
@@ -98,7 +85,7 @@ def check_alignment(lst: xr.Dataset, refl: xr.Dataset, factor: int, refl_path: s
         raise InputFileError(refl_path, f"pixel size {fdx:.4f} m is not 1/{factor} of the LST's {dx:.4f} m")
 
 
-def _quality(mod11a1: str | Path, mod09gq: str | Path, cfg: dict) -> tuple[xr.Dataset, dict]:
+def _quality(mod11a1: str | Path, mod09gq: str | Path, cfg: Mapping[str, Any]) -> tuple[xr.Dataset, dict]:
     lst_ds = readers.read_mod11a1(mod11a1, overpass=cfg["overpass"])
     refl = readers.read_mod09gq(mod09gq)
     factor = int(cfg["factor"])
@@ -172,13 +159,15 @@ def _quality(mod11a1: str | Path, mod09gq: str | Path, cfg: dict) -> tuple[xr.Da
 
 
 def ingest_scene(mod11a1: str | Path, mod09gq: str | Path, output: str | Path,
-                 cfg: Mapping[str, Any] | None = None) -> Path | None:
+                 cfg: Mapping[str, Any]) -> Path | None:
     """Write the scene store of one MOD11A1 + MOD09GQ pair; returns its path.
+
+    ``cfg`` holds the validated ``lst`` keys ``overpass``, ``factor``, ``max_lst_error_k``,
+    ``lst_range_k``, ``water_ndvi_max`` and ``on_bad_file`` (the schema fills them in).
 
     With ``on_bad_file: skip`` a bad granule is logged and an *empty* scene store (no usable
     pixel, attribute ``skipped`` naming the problem) is written so the workflow goes on.
     """
-    cfg = _cfg(cfg)
     try:
         ds, counts = _quality(mod11a1, mod09gq, cfg)
     except InputFileError as exc:
@@ -245,9 +234,9 @@ def extract_patches(scene_stores: Sequence[str | Path], output: str | Path,
                     cfg: Mapping[str, Any]) -> Path:
     """Cut every scene store into valid patches and write the patch store (see module doc)."""
     size = int(cfg["patch_size"])
-    stride = int(cfg.get("patch_stride") or size)
-    factor = int(cfg.get("factor", 4))
-    split_cfg = cfg.get("split", {"val_fraction": 0.25, "seed": 0})
+    stride = size if cfg["patch_stride"] is None else int(cfg["patch_stride"])  # null: patch_size
+    factor = int(cfg["factor"])
+    split_cfg = cfg["split"]
     lst_parts, ndvi_parts, meta = [], [], []
     raw_names: list[str] = []
     raw_digests: list[str] = []

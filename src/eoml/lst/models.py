@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from eoml.core.errors import ConfigError
+from eoml.core.settings import required_keys
 
 __all__ = ["VARIANTS", "PROTOCOLS", "MODEL_KEYS", "ResidualBlock", "MRUNet", "build_model"]
 
@@ -196,16 +197,9 @@ def build_model(spec: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> MRUNet
     defaults). Input channels: the upsampled LST, plus NDVI when ``spec["ndvi"]``. ``model_cfg``
     may add ``norm: false`` (no batch normalisation; not a config key).
     """
-    cfg = dict(model_cfg)
-    unknown = sorted(set(cfg) - set(MODEL_KEYS) - {"norm"})
-    if unknown:
-        raise ConfigError(f"lst.model: unknown key(s) {', '.join(unknown)}")
-    missing = [k for k in MODEL_KEYS if k not in cfg]
-    if missing:
-        raise ConfigError(f"lst.model: missing key(s) {', '.join(missing)}")
-    missing = [k for k in ("name", "variant", "protocol", "ndvi") if k not in spec]
-    if missing:
-        raise ConfigError(f"lst.models: model spec {dict(spec)} lacks {', '.join(missing)}")
+    cfg = {**required_keys(model_cfg, (*MODEL_KEYS, *(["norm"] if "norm" in model_cfg else [])), "lst.model",
+                           only=True)}
+    required_keys(spec, ("name", "variant", "protocol", "ndvi"), "lst.models[]")
     name, variant, protocol = spec["name"], spec["variant"], spec["protocol"]
     if variant not in VARIANTS:
         raise ConfigError(f"lst.models[{name}].variant: {variant!r} is not one of {', '.join(VARIANTS)}")

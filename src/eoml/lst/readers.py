@@ -976,17 +976,20 @@ def read_validation_scene(entry: Mapping[str, Any], base_dir: str | Path | None 
     ``entry`` keys: ``name``, ``lst``, ``red``, ``nir`` (paths; relative ones are taken from
     ``base_dir`` when given), ``lst_kind`` (``kelvin`` | ``aster_ast08`` | ``landsat_b10``),
     ``factor``, optional ``mtl`` or ``radiance_mult``/``radiance_add``/``k1``/``k2``
-    (landsat_b10; the MTL file wins when given), ``reflectance_scale`` (default 1) and
-    ``reflectance_offset`` (default 0): reflectance = value * scale + offset.
+    (landsat_b10; the MTL file wins when given), ``reflectance_scale`` and ``reflectance_offset``
+    (reflectance = value * scale + offset; the schema fills them in with 1 and 0).
 
     Returns dims ``(y, x)``: ``lst`` (float32 K), ``red``, ``nir``, ``ndvi`` (float32, block
     averages when the bands are finer than the LST) with NaN at nodata/fill; coordinates
     ``x``/``y`` (pixel centres in the file's CRS) and ``spatial_ref``; attributes ``name``,
     ``factor``, ``lst_kind``, ``crs`` and the file names.
     """
-    for key in ("name", "lst", "red", "nir", "lst_kind", "factor"):
+    for key in ("name", "lst", "red", "nir", "lst_kind", "factor", "reflectance_scale", "reflectance_offset"):
         if key not in entry:
-            raise ConfigError(f"validation scene {entry.get('name', '?')!r}: missing key {key!r}")
+            scene = f"validation scene {entry['name']!r}" if "name" in entry else "a validation scene"
+            raise ConfigError(f"{scene}: missing key {key!r}" + (
+                " (the schema fills it in: pass validated entries of lst.validation_scenes)"
+                if key.startswith("reflectance_") else ""))
     name, kind = str(entry["name"]), str(entry["lst_kind"])
     if kind not in LST_KINDS:
         raise ConfigError(f"validation scene {name!r}: lst_kind {kind!r} is not one of {', '.join(LST_KINDS)}")
@@ -1024,8 +1027,7 @@ def read_validation_scene(entry: Mapping[str, Any], base_dir: str | Path | None 
     if not np.isfinite(temp).any():
         raise InputFileError(lst.path, "no valid LST pixel (every pixel is nodata/fill)")
 
-    scale = 1.0 if entry.get("reflectance_scale") is None else float(entry["reflectance_scale"])
-    offset = 0.0 if entry.get("reflectance_offset") is None else float(entry["reflectance_offset"])
+    scale, offset = float(entry["reflectance_scale"]), float(entry["reflectance_offset"])
     bands = {}
     for role in ("red", "nir"):
         band = _Raster(_resolve(entry[role], base_dir), role)

@@ -66,18 +66,18 @@ from torch.utils.data import Dataset
 from eoml.core.data import Normalizer, flip_rotate, sample_key
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.inference import predict_padded
-from eoml.core.io import array_digest, atomic_path
-from eoml.core.modelfile import load_model_file, save_model_file
+from eoml.core.io import array_digest
+from eoml.core.modelfile import load_model_file
 from eoml.core.store import open_store
 from eoml.core.training import (
     BaseTask,
     DataModule,
-    check_checkpoint_dir,
     count_parameters,
     run_training,
+    save_training_outputs,
     seed_everything,
     select_device,
-    training_settings,
+    training_job,
 )
 from eoml.lst.losses import MixGL
 from eoml.lst.models import PROTOCOLS, MRUNet, build_model
@@ -266,20 +266,17 @@ class SuperResolutionTask(BaseTask):
         model: nn.Module,
         loss: nn.Module | None = None,
         *,
-        learning_rate: float,
-        lr_factor: float,
-        lr_patience: int,
-        min_lr: float,
         protocol: str,
         lst_mean: float,
         lst_std: float,
+        **optimiser: float,
     ):
+        """``optimiser``: :class:`BaseTask`'s learning-rate settings."""
         if protocol not in PROTOCOLS:
             raise ConfigError(f"unknown training protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")
         if protocol == "mixgl" and not isinstance(loss, MixGL):
             raise ValueError("the mixgl protocol needs a MixGL loss")
-        super().__init__(model.to(memory_format=torch.channels_last), loss=loss, learning_rate=learning_rate,
-                         lr_factor=lr_factor, lr_patience=lr_patience, min_lr=min_lr)
+        super().__init__(model.to(memory_format=torch.channels_last), loss=loss, **optimiser)
         self.protocol = protocol
         self.lst_mean, self.lst_std = float(lst_mean), float(lst_std)
 
@@ -329,7 +326,6 @@ def _settings(spec: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]
         "spec": spec,
         "factor": int(cfg["factor"]),
         "model": dict(cfg["model"]),
-        "training": training_settings(cfg["training"], "lst.training"),
         "mixgl": mixgl,
         "max_train_patches": None if max_train is None else int(max_train),
     }
@@ -372,10 +368,9 @@ def train_model(
     the same settings, seed and patches resumes (or skips a finished run). Torch threads are the
     caller's choice.
     """
-    out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
-    check_checkpoint_dir(out_dir, ckpt_dir)
+    out_dir, ckpt_dir, training = training_job(out_dir, ckpt_dir, cfg["training"], "lst.training")
     settings = _settings(spec, cfg)
-    spec, factor, training = settings["spec"], settings["factor"], settings["training"]
+    spec, factor = settings["spec"], settings["factor"]
     seed = int(seed)
 
     data = load_patches(patch_store, factor, settings["max_train_patches"])
@@ -405,8 +400,8 @@ def train_model(
     result = run_training(task, datamodule, run_dir=ckpt_dir / "logs", ckpt_dir=ckpt_dir, training_cfg=training,
                           seed=seed, fingerprint=fingerprint, history_columns=EXTRA_METRICS)
 
-    model_path = save_model_file(
-        out_dir / "model.pt", kind=MODEL_KIND, weights=result.weights,
+    model_path = save_training_outputs(
+        out_dir, result.history, kind=MODEL_KIND, weights=result.weights,
         arch={"spec": spec, "model_cfg": settings["model"]},
         norm={name: n.to_dict() for name, n in norm.items()},
         settings={"factor": factor, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
@@ -414,8 +409,6 @@ def train_model(
                   "crop": crop, "n_train": len(train_ds), "n_val": len(val_ds), "data_digest": data["digest"],
                   "config": dict(cfg)},
     )
-    with atomic_path(out_dir / "history.csv") as tmp:
-        result.history.to_csv(tmp, index=False)
     log.info("wrote %s (best epoch %d)", model_path, result.best_epoch)
     return model_path
 

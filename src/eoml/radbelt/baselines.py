@@ -1,6 +1,6 @@
 """CPU baselines for the radbelt study: persistence and a PreMevE-1.0-style linear prediction filter.
 
-Both write the same ``predictions.nc`` as the neural models (see ``write_predictions`` in
+Both write the same ``predictions.zarr`` store as the neural models (see ``write_predictions`` in
 :mod:`eoml.radbelt.evaluate` and ``docs/architecture.md``), so they are evaluated by the same code.
 """
 
@@ -269,7 +269,7 @@ BASELINES = ("persistence", "lpf")
 def run_baseline(
     store_path: str | Path, name: str, lead_bins: int, out_path: str | Path, cfg: dict
 ) -> Path:
-    """Run baseline ``name`` (``persistence`` or ``lpf``) on the store and write predictions.nc.
+    """Run baseline ``name`` (``persistence`` or ``lpf``) on the store and write predictions.zarr.
 
     ``cfg`` is the radbelt config section (uses ``split``, ``lpf_window``, ``features.channels``
     and ``features.geo_input_L``). Split labels come from
@@ -289,14 +289,14 @@ def run_baseline(
     if name == "persistence":
         fc = persistence(ds, lead_bins)
     else:
-        feats = cfg.get("features", {})
+        feats = cfg["features"]
         fc = linear_prediction_filter(
             ds,
             lead_bins,
-            int(cfg.get("lpf_window", 16)),
+            int(cfg["lpf_window"]),
             labels,
-            channels=tuple(feats.get("channels", ("e2", "e3", "p6"))),
-            geo_input_L=float(feats.get("geo_input_L", 4.6)),
+            channels=tuple(feats["channels"]),
+            geo_input_L=float(feats["geo_input_L"]),
         )
     log.info("%s lead=%d: %d finite forecasts", name, lead_bins, int(np.isfinite(fc.values).sum()))
     return write_predictions(
@@ -308,4 +308,5 @@ def run_baseline(
         lead_bins=int(lead_bins),
         bin_hours=bin_hours_of(ds),
         seed=-1,
+        config=cfg,
     )

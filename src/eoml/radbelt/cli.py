@@ -8,11 +8,12 @@ from eoml.core.cli import StudyCommands, arg
 
 COMMANDS = StudyCommands()
 step = COMMANDS.step
+call = COMMANDS.call
 
 STORE = arg("--store", required=True, help="the (time, L) Zarr store")
 OUTPUT = arg("--output", required=True)
 LEAD = arg("--lead", type=int, required=True, help="lead in time bins")
-PREDICTIONS = arg("--predictions", nargs="+", required=True, help="predictions.nc files")
+PREDICTIONS = arg("--predictions", nargs="+", required=True, help="predictions.zarr stores")
 
 
 @step("demo", "generate demo raw files (MagEIS L3 CDF, POES netCDF, OMNI2 ASCII)",
@@ -62,19 +63,23 @@ def _train(args) -> None:
     train_neural(args.store, args.model, args.lead, args.seed, Path(args.out_dir), Path(args.ckpt_dir), args.cfg)
 
 
-@step("linreg", "fit OLS per L-shell and write its predictions", STORE, LEAD, OUTPUT)
-def _linreg(args) -> None:
-    from eoml.radbelt.train import fit_linreg_predictions
+call("linreg", "eoml.radbelt.train:fit_linreg_predictions", "fit OLS per L-shell and write its predictions",
+     STORE, LEAD, OUTPUT)
 
-    fit_linreg_predictions(args.store, args.lead, args.output, args.cfg)
+call("baseline", "eoml.radbelt.baselines:run_baseline", "run a baseline (persistence, lpf)",
+     STORE, arg("--name", required=True, choices=["persistence", "lpf"]), LEAD, OUTPUT)
 
+call("spearman", "eoml.radbelt.evaluate:spearman", "Spearman correlation of inputs with the target vs lag",
+     STORE, OUTPUT)
 
-@step("baseline", "run a baseline (persistence, lpf)",
-      STORE, arg("--name", required=True, choices=["persistence", "lpf"]), LEAD, OUTPUT)
-def _baseline(args) -> None:
-    from eoml.radbelt.baselines import run_baseline
+call("figure-maps", "eoml.radbelt.figures:plot_lt_maps", "observed vs forecast L-time maps of one lead",
+     PREDICTIONS, OUTPUT, arg("--lead-hours", type=float, required=True), config=False)
 
-    run_baseline(args.store, args.name, args.lead, args.output, args.cfg)
+call("figure-pe", "eoml.radbelt.figures:plot_pe_vs_L", "performance efficiency versus L-shell",
+     arg("--pe-csv", required=True), OUTPUT, config=False)
+
+call("figure-spearman", "eoml.radbelt.figures:plot_spearman", "L-averaged Spearman correlation versus lag",
+     arg("--spearman-csv", required=True), OUTPUT, config=False)
 
 
 @step("evaluate", "PE tables and onset success from prediction files",
@@ -87,40 +92,9 @@ def _evaluate(args) -> None:
              onsets_summary_csv=args.onsets_summary_csv)
 
 
-@step("spearman", "Spearman correlation of inputs with the target vs lag", STORE, OUTPUT)
-def _spearman(args) -> None:
-    from eoml.radbelt.evaluate import spearman
-
-    spearman(args.store, args.output, args.cfg)
-
-
-@step("figure-maps", "observed vs forecast L-time maps of one lead",
-      PREDICTIONS, arg("--lead-hours", type=float, required=True), OUTPUT, config=False)
-def _figure_maps(args) -> None:
-    from eoml.radbelt.figures import plot_lt_maps
-
-    plot_lt_maps(args.predictions, args.output, args.lead_hours)
-
-
 @step("figure-timeseries", "observed and forecast flux at a few L-shells with the event windows",
       PREDICTIONS, arg("--lead-hours", type=float, required=True), arg("--onsets", required=True), OUTPUT)
 def _figure_timeseries(args) -> None:
     from eoml.radbelt.figures import plot_timeseries
 
     plot_timeseries(args.predictions, args.onsets, args.output, args.cfg["timeseries_L"], args.lead_hours)
-
-
-@step("figure-pe", "performance efficiency versus L-shell", arg("--pe-csv", required=True), OUTPUT,
-      config=False)
-def _figure_pe(args) -> None:
-    from eoml.radbelt.figures import plot_pe_vs_L
-
-    plot_pe_vs_L(args.pe_csv, args.output)
-
-
-@step("figure-spearman", "L-averaged Spearman correlation versus lag", arg("--spearman-csv", required=True),
-      OUTPUT, config=False)
-def _figure_spearman(args) -> None:
-    from eoml.radbelt.figures import plot_spearman
-
-    plot_spearman(args.spearman_csv, args.output)

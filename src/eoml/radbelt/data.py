@@ -30,15 +30,6 @@ TARGET = "log10_flux_1mev"
 CHANNEL_VARS = {"e2": "log10_e2", "e3": "log10_e3", "p6": "log10_p6"}
 DEFAULT_GEO_L = 6.6
 
-FEATURES_DEFAULTS: dict[str, Any] = {
-    "channels": ["e2", "e3", "p6"],
-    "sw_speed": True,
-    "cross_L_e2": None,
-    "delta_e2": False,
-    "geo_input_L": 4.6,
-}
-
-
 # --------------------------------------------------------------------------------------------
 # splits
 # --------------------------------------------------------------------------------------------
@@ -83,15 +74,6 @@ def _labels_for(ds: xr.Dataset, split) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # features
 # --------------------------------------------------------------------------------------------
-def features_config(features_cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The ``features`` section with defaults filled in."""
-    cfg = {**FEATURES_DEFAULTS, **dict(features_cfg or {})}
-    unknown = [c for c in cfg["channels"] if c not in CHANNEL_VARS]
-    if unknown:
-        raise ConfigError(f"radbelt.features.channels: unknown channel(s) {unknown}; known: {list(CHANNEL_VARS)}")
-    return cfg
-
-
 def geo_L(ds: xr.Dataset) -> float:
     return float(ds.attrs.get("geo_L", DEFAULT_GEO_L))
 
@@ -214,13 +196,14 @@ def build_samples(
     ds: xr.Dataset,
     window: int,
     lead: int,
-    features_cfg: Mapping[str, Any] | None,
+    features_cfg: Mapping[str, Any],
     split,
     dtype=np.float32,
 ) -> dict[str, Any]:
     """L-shell samples pooled over every non-GEO L.
 
-    ``split`` is either the split labels of every store time bin (see :func:`split_labels`) or
+    ``features_cfg`` is the validated ``radbelt.features`` section (every key; the schema fills
+    them). ``split`` is either the split labels of every store time bin (see :func:`split_labels`) or
     the fractions mapping. Returns a dict with ``X`` (n, window, n_feat) and ``y`` (n,) of
     ``dtype`` (float32 for the networks, float64 for exact OLS); ``t_target`` and ``t_issue``
     (n,) datetime64; ``i_target`` (index into the store's time axis); ``L`` (n,) and ``L_index``
@@ -228,7 +211,7 @@ def build_samples(
     step, in order: the channels, ``sw_speed``, the cross-shell E2, ΔE2 (as configured), L.
     Samples are in time-major order.
     """
-    cfg = features_config(features_cfg)
+    cfg = features_cfg
     labels = _labels_for(ds, split)
     feats, names = _lshell_features(ds, cfg)
     target = _var(ds, TARGET)
@@ -257,7 +240,7 @@ def build_geo_samples(
     ds: xr.Dataset,
     window: int,
     lead: int,
-    features_cfg: Mapping[str, Any] | None,
+    features_cfg: Mapping[str, Any],
     split,
     dtype=np.float32,
 ) -> dict[str, Any]:
@@ -268,7 +251,7 @@ def build_geo_samples(
     issue time, so only past values). Same keys as :func:`build_samples`; may hold 0 samples (no
     GEO column or no complete window).
     """
-    cfg = features_config(features_cfg)
+    cfg = features_cfg
     labels = _labels_for(ds, split)
     geo = np.flatnonzero(_geo_mask(ds))
     if geo.size == 0 or (~_geo_mask(ds)).sum() == 0:

@@ -1,10 +1,11 @@
 """Evaluation of radbelt forecasts: PE tables, MeV-electron event onsets, input-target Spearman lags.
 
-Every model and baseline writes the same ``predictions.nc`` (:func:`write_predictions`): dims
+Every model and baseline writes the same ``predictions.zarr`` (:func:`write_predictions`, a
+store written by :func:`eoml.core.store.write_store`: CF attributes, provenance): dims
 ``(time, L)`` on the store's full axes with ``time`` the target (valid) time, variables
-``forecast`` and ``observed`` (log10 flux, NaN where there is no sample), coordinate
+``forecast`` and ``observed`` (float64 log10 flux, NaN where there is no sample), coordinate
 ``split(time)`` ∈ {train, val, test} and attributes ``model``, ``lead_bins``, ``lead_hours``,
-``seed`` (−1 for deterministic models).
+``seed`` (−1 for deterministic models). :func:`open_predictions` reads one back.
 
 L labels in every table: a number rounded to 0.1 for the regular shells, ``"GEO"`` for the GEO
 bin (L = 6.6) and ``"mean"`` for the L-averaged value over the non-GEO shells.
@@ -17,6 +18,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,8 +26,9 @@ import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
-from eoml.core.io import atomic_path, write_text_atomic
+from eoml.core.io import write_text_atomic
 from eoml.core.metrics import performance_efficiency
+from eoml.core.store import open_store, write_store
 from eoml.radbelt.grid import nearest_shell
 
 log = logging.getLogger(__name__)
@@ -63,12 +66,14 @@ def write_predictions(
     bin_hours: float,
     seed: int = -1,
     geo_L: float = DEFAULT_GEO_L,
+    config: Any = None,
 ) -> Path:
-    """Write a ``predictions.nc`` atomically and return its path.
+    """Write a ``predictions.zarr`` store atomically and return its path.
 
     ``forecast`` and ``observed`` are ``(time, L)`` DataArrays on the same axes, ``time`` the
-    target (valid) time; ``split`` one label per time. As in every predictions file, ``observed``
-    is kept only where there is a sample (a finite forecast) and is NaN elsewhere.
+    target (valid) time; ``split`` one label per time. As in every predictions store, ``observed``
+    is kept only where there is a sample (a finite forecast) and is NaN elsewhere. ``config``
+    (the settings that produced the forecast) is digested into the provenance attributes.
     """
     path = Path(path)
     forecast = forecast.transpose("time", "L")
@@ -110,22 +115,24 @@ def write_predictions(
             "geo_L": float(geo_L),
         },
     )
-    with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
-    return path
+    return write_store(ds, path, config=config)
 
 
 def open_predictions(path: str | Path) -> xr.Dataset:
-    """Load a predictions file fully into memory (the file is closed on return)."""
-    with xr.open_dataset(path) as ds:
-        out = ds.load()
+    """Load a predictions store fully into memory (:func:`eoml.core.store.open_store`).
+
+    Raises :class:`~eoml.core.errors.InputFileError` naming ``path`` when it is missing, not a
+    store, or lacks a predictions variable or attribute.
+    """
+    out = open_store(path).load()
     missing = [v for v in ("forecast", "observed", "split") if v not in out.variables]
     missing += [a for a in ("model", "lead_hours", "seed") if a not in out.attrs]
     if missing:
         from eoml.core.errors import InputFileError
 
-        raise InputFileError(path, f"not a predictions file, lacks {missing}")
-    out["split"] = out["split"].astype(str)
+        raise InputFileError(path, f"not a predictions store, lacks {missing}")
+    # Zarr strings come back as numpy's variable-width StringDType: fixed-width str, as before
+    out = out.assign_coords(split=out["split"].copy(data=out["split"].values.astype(object).astype(str)))
     return out
 
 
@@ -303,9 +310,10 @@ def _detect_1d(x: np.ndarray, rise: float, w: int) -> list[tuple[int, int]]:
 
 def detect_onsets(
     observed: xr.DataArray,
-    factor: float = 10.0,
-    window_hours: float = 25,
-    bin_hours: float = 5,
+    *,
+    factor: float,
+    window_hours: float,
+    bin_hours: float,
     geo_L: float = DEFAULT_GEO_L,
 ) -> pd.DataFrame:
     """MeV-electron event onsets in an observed ``(time, L)`` log10 flux.
@@ -354,9 +362,10 @@ def detect_onsets(
 def onset_success(
     events: pd.DataFrame,
     forecast: xr.DataArray,
-    factor: float = 10.0,
-    window_hours: float = 25,
-    bin_hours: float = 5,
+    *,
+    factor: float,
+    window_hours: float,
+    bin_hours: float,
     tolerance_bins: int = 0,
 ) -> pd.DataFrame:
     """Whether a forecast reproduces each event's onset.
@@ -406,14 +415,6 @@ def onset_success(
     return out
 
 
-def _bin_hours_from(cfg: dict, times: np.ndarray) -> float:
-    grid = cfg.get("grid") or {}
-    if "bin_hours" in grid:
-        return float(grid["bin_hours"])
-    step = np.diff(np.asarray(times, dtype="datetime64[ns]"))
-    return float(np.median(step) / np.timedelta64(1, "h"))
-
-
 def onset_table(prediction_paths: Iterable[str | Path], cfg: dict, tolerance_bins: int = 0) -> pd.DataFrame:
     """Per-event onset success of every model and lead.
 
@@ -423,21 +424,22 @@ def onset_table(prediction_paths: Iterable[str | Path], cfg: dict, tolerance_bin
     event's ``split`` is the split label at its ``t_end``. Columns exactly ``model, lead_hours,
     split, L, t_start, t_end, t_forecast_edge, success``; rows by model, lead, L, t_start.
     """
-    onset = cfg.get("onset") or {}
-    factor = float(onset.get("factor", 10.0))
-    window_hours = float(onset.get("window_hours", 25))
+    factor = float(cfg["onset"]["factor"])
+    window_hours = float(cfg["onset"]["window_hours"])
     ensembles = load_ensembles(prediction_paths)
     if not ensembles:
         return pd.DataFrame(columns=ONSET_COLUMNS)
     observed = ensembles[0].observed
     for ens in ensembles[1:]:
         observed = observed.combine_first(ens.observed)
-    bin_hours = _bin_hours_from(cfg, observed["time"].values)
-    events = detect_onsets(observed, factor, window_hours, bin_hours, ensembles[0].geo_L)
+    bin_hours = float(cfg["grid"]["bin_hours"])
+    events = detect_onsets(observed, factor=factor, window_hours=window_hours, bin_hours=bin_hours,
+                           geo_L=ensembles[0].geo_L)
     frames = []
     for ens in ensembles:
         fc = ens.forecast.reindex_like(observed)
-        res = onset_success(events, fc, factor, window_hours, bin_hours, tolerance_bins)
+        res = onset_success(events, fc, factor=factor, window_hours=window_hours, bin_hours=bin_hours,
+                            tolerance_bins=tolerance_bins)
         split = ens.split.reindex(time=observed["time"], fill_value="").to_series()
         res["split"] = split.reindex(pd.DatetimeIndex(res["t_end"])).fillna("").to_numpy()
         res["model"] = ens.model
@@ -599,17 +601,17 @@ def evaluate(
 def spearman(store_path: str | Path, out_csv: str | Path, cfg: dict) -> None:
     """Write ``spearman.csv`` (see :func:`spearman_lags`) for the store's POES channels named in
     ``cfg["features"]["channels"]`` and the solar-wind speed, up to ``cfg["spearman_max_lag_bins"]``."""
-    feats = cfg.get("features") or {}
+    feats = cfg["features"]
     from eoml.core.store import open_store
 
     with open_store(store_path) as ds:
         ds = ds.load()
-    inputs = [f"log10_{c}" for c in feats.get("channels", ("e2", "e3", "p6"))] + ["sw_speed"]
+    inputs = [f"log10_{c}" for c in feats["channels"]] + ["sw_speed"]
     inputs = [n for n in inputs if n in ds]
     df = spearman_lags(
         ds,
-        int(cfg.get("spearman_max_lag_bins", 20)),
+        int(cfg["spearman_max_lag_bins"]),
         inputs,
-        geo_input_L=float(feats.get("geo_input_L", 4.6)),
+        geo_input_L=float(feats["geo_input_L"]),
     )
     _write_csv(df, out_csv)

@@ -18,7 +18,13 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
-from eoml.core.plotting import OBSERVED_COLOR, OKABE_ITO, model_colors, paper_style, save_figure
+from eoml.core.plotting import (
+    OBSERVED_COLOR,
+    OKABE_ITO,
+    model_colors,
+    paper_style,
+    save_figure,
+)
 
 #: a model keeps its colour in every radbelt figure
 COLORS = {
@@ -29,9 +35,9 @@ COLORS = {
     "cnn": OKABE_ITO[1],
     "lstm": OKABE_ITO[3],
 }
-from eoml.radbelt.evaluate import DEFAULT_GEO_L, Ensemble, load_ensembles
-
 import matplotlib.pyplot as plt  # noqa: E402,I001  (after eoml.core.plotting chose Agg)
+
+from eoml.radbelt.evaluate import DEFAULT_GEO_L, Ensemble, load_ensembles
 
 log = logging.getLogger(__name__)
 

@@ -550,7 +550,7 @@ def required_variables(features: Mapping[str, Any] | None) -> dict[str, tuple[st
                      f"remove {ch} from radbelt.features.channels")
     if "log10_e2" not in out:
         for key in ("cross_L_e2", "delta_e2"):
-            value = features.get(key)
+            value = features[key]
             if value is not None and value is not False:
                 out["log10_e2"] = (f"radbelt.features.{key} is {value}", f"unset radbelt.features.{key}")
                 break
@@ -675,7 +675,7 @@ def combine(
         raise InputFileError(partials[0].parent, f"all {len(partials)} partials are empty ({reasons})")
 
     energy = next(iter(energies), None)
-    if energy is None and isinstance(config, Mapping) and config.get("energy_kev") is not None:
+    if energy is None and isinstance(config, Mapping):
         energy = float(config["energy_kev"])
     ds = _assemble(blocks, L, grid_cfg, units, "RBSP ECT MagEIS, spin-averaged", energy)
     check_required(ds, store_path, _features_from(features, config), skipped_provides)

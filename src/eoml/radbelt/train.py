@@ -1,7 +1,7 @@
 """radbelt model fitting: what the Snakemake rules call (one job per model × lead × seed).
 
-Both entry points write ``predictions.nc`` with the layout every radbelt model and baseline
-shares (see ``docs/architecture.md``): dims ``(time, L)`` over the store's full axes, ``time``
+Both entry points write a ``predictions.zarr`` store (:func:`eoml.core.store.write_store`: CF
+attributes, provenance) with the layout every radbelt model and baseline shares (see ``docs/architecture.md``): dims ``(time, L)`` over the store's full axes, ``time``
 being the target (valid) time; variables ``forecast`` and ``observed`` (log10 flux, NaN where
 there is no sample); coordinate ``split(time)``; attributes ``model``, ``lead_bins``,
 ``lead_hours``, ``seed``, ``n_train``, ``n_val``, ``n_test``, ``best_epoch``.
@@ -11,7 +11,7 @@ there is no sample); coordinate ``split(time)``; attributes ``model``, ``lead_bi
   :func:`eoml.core.training.run_training`. Inputs are standardised per feature
   (:class:`eoml.core.data.Normalizer`), the target per L-shell (:class:`TargetScaling`).
   Checkpoints and training logs live in ``ckpt_dir`` (outside ``out_dir``, so they survive a
-  failed job and the rerun resumes); ``out_dir`` receives ``predictions.nc``, ``model.pt`` (an
+  failed job and the rerun resumes); ``out_dir`` receives ``predictions.zarr``, ``model.pt`` (an
   :mod:`eoml.core.modelfile` of kind ``radbelt.neural``) and ``history.csv``.
 * :func:`fit_linreg_predictions` — OLS per L-shell (and one for GEO).
 """
@@ -29,21 +29,20 @@ import pandas as pd
 import torch
 import xarray as xr
 from torch import nn
-
 from torch.utils.data import TensorDataset
 
 from eoml.core.config import canonical_json
 from eoml.core.data import Normalizer
 from eoml.core.errors import InputFileError
-from eoml.core.io import array_digest, atomic_path
-from eoml.core.modelfile import save_model_file
+from eoml.core.io import array_digest
+from eoml.core.store import write_store
 from eoml.core.training import (
     DataModule,
     RegressionTask,
-    check_checkpoint_dir,
     run_training,
+    save_training_outputs,
     seed_everything,
-    training_settings,
+    training_job,
 )
 from eoml.radbelt.data import (
     CHANNEL_VARS,
@@ -51,7 +50,6 @@ from eoml.radbelt.data import (
     TARGET,
     build_geo_samples,
     build_samples,
-    features_config,
     geo_L,
     select,
     split_labels,
@@ -93,7 +91,7 @@ def open_radbelt_store(store_path: str | Path, variables=STORE_VARS) -> xr.Datas
 
 def _settings(cfg: Mapping[str, Any]) -> tuple[int, dict, dict]:
     """``window``, ``features``, ``split`` of the validated ``radbelt`` section (all required)."""
-    return int(cfg["window"]), features_config(cfg["features"]), dict(cfg["split"])
+    return int(cfg["window"]), cfg["features"], dict(cfg["split"])
 
 
 def _number(value: float) -> int | float:
@@ -194,11 +192,9 @@ def _predictions_dataset(
     return out
 
 
-def _write_predictions(pred: xr.Dataset, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        pred.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
-    log.info("wrote %s", path)
-    return path
+def _write_predictions(pred: xr.Dataset, path: Path, cfg: Mapping[str, Any]) -> Path:
+    """Write the predictions store (the ``radbelt`` settings digested into its provenance)."""
+    return write_store(pred, path, config=dict(cfg))
 
 
 def _common_attrs(ds, model, lead_bins, seed, window, features, counts) -> dict[str, Any]:
@@ -261,7 +257,7 @@ def train_neural(
     ckpt_dir: str | Path,
     cfg: Mapping[str, Any],
 ) -> Path:
-    """Train ``model`` (mlp, cnn, lstm) for one lead and seed; return ``out_dir/predictions.nc``.
+    """Train ``model`` (mlp, cnn, lstm) for one lead and seed; return ``out_dir/predictions.zarr``.
 
     ``cfg`` is the validated ``radbelt`` config section (``window``, ``features``, ``split``,
     ``training``). ``ckpt_dir`` (outside ``out_dir``) holds ``Lshells/`` and ``geo/``
@@ -270,10 +266,8 @@ def train_neural(
     normalisers and target scalings, settings) and ``out_dir/history.csv`` (``net, epoch,
     train_loss, val_loss, lr``).
     """
-    out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
-    check_checkpoint_dir(out_dir, ckpt_dir)
+    out_dir, ckpt_dir, training = training_job(out_dir, ckpt_dir, cfg["training"], "radbelt.training")
     window, features, split = _settings(cfg)
-    training = training_settings(cfg["training"], "radbelt.training")
     lead_bins, seed = int(lead_bins), int(seed)
     ds = open_radbelt_store(store_path, _needed_vars(features))
     labels = split_labels(ds["time"].values, split)
@@ -306,8 +300,8 @@ def train_neural(
                   "geo_model": int("geo" in nets)})
     pred = _predictions_dataset(ds, labels, parts, attrs)
 
-    save_model_file(
-        out_dir / "model.pt", kind=MODEL_KIND,
+    save_training_outputs(
+        out_dir, pd.concat([t.history for _, t in nets.values()], ignore_index=True), kind=MODEL_KIND,
         weights=nn.ModuleDict({name: t.net for name, (_, t) in nets.items()}).state_dict(),
         arch={"model": model, "window": window,
               "nets": {name: {"n_features": len(s["feature_names"]), "feature_names": list(s["feature_names"])}
@@ -316,9 +310,7 @@ def train_neural(
         settings={"lead_bins": lead_bins, "seed": seed, "config": dict(cfg),
                   "best_epoch": {name: t.best_epoch for name, (_, t) in nets.items()}},
     )
-    with atomic_path(out_dir / "history.csv") as tmp:
-        pd.concat([t.history for _, t in nets.values()], ignore_index=True).to_csv(tmp, index=False)
-    return _write_predictions(pred, out_dir / "predictions.nc")
+    return _write_predictions(pred, out_dir / "predictions.zarr", cfg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,4 +342,4 @@ def fit_linreg_predictions(
         used.append(geo)
     attrs = _common_attrs(ds, "linreg", lead_bins, -1, window, features, _n_per_split(*used))
     attrs.update({"best_epoch": -1, "best_epoch_geo": -1, "geo_model": int(len(used) == 2)})
-    return _write_predictions(_predictions_dataset(ds, labels, parts, attrs), Path(out_path))
+    return _write_predictions(_predictions_dataset(ds, labels, parts, attrs), Path(out_path), cfg)

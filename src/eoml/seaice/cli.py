@@ -8,6 +8,7 @@ from eoml.core.cli import StudyCommands, arg
 
 COMMANDS = StudyCommands()
 step = COMMANDS.step
+call = COMMANDS.call
 
 OUTPUT = arg("--output", required=True)
 STORES = arg("--stores", nargs="+", required=True, help="scene stores, each named <scene id>.zarr")
@@ -22,15 +23,22 @@ def _stores(paths: list[str]) -> dict[str, str]:
 def _demo(args) -> None:
     from eoml.seaice.demo import generate_demo
 
-    generate_demo(args.out_dir, args.cfg)
+    generate_demo(args.out_dir, args.cfg["demo"])
 
 
-@step("ingest", "one SAFE product + ice chart -> scene store at 80 m",
-      arg("--safe", required=True), arg("--chart", required=True), arg("--scene", required=True), OUTPUT)
-def _ingest(args) -> None:
-    from eoml.seaice.ingest import ingest_scene
+call("ingest", "eoml.seaice.ingest:ingest_scene", "one SAFE product + ice chart -> scene store at 80 m",
+     arg("--safe", required=True), arg("--chart", required=True), OUTPUT, arg("--scene", required=True))
 
-    ingest_scene(args.safe, args.chart, args.output, args.scene, args.cfg)
+call("figure-scene", "eoml.seaice.figures:plot_scene_predictions",
+     "HH, HV, chart and every init's prediction of one test scene",
+     arg("--store", required=True), arg("--predictions", nargs="+", required=True), OUTPUT, config=False)
+
+call("figure-confusions", "eoml.seaice.figures:plot_confusions",
+     "row-normalised confusion matrices per init and season",
+     arg("--confusion", required=True), OUTPUT, config=False)
+
+call("figure-scores", "eoml.seaice.figures:plot_scores", "F1 / IoU per init and test scene, one dot per seed",
+     arg("--metrics", required=True), OUTPUT, config=False)
 
 
 @step("train", "train one segmenter (init x seed)",
@@ -40,8 +48,8 @@ def _train(args) -> None:
     from eoml.seaice.train import train_segmenter
 
     cfg = args.cfg
-    train_segmenter(_stores(args.stores), cfg.pop("encoder"), args.init, args.seed, Path(args.out_dir),
-                    Path(args.ckpt_dir), cfg)
+    train_segmenter(_stores(args.stores), cfg["encoder"], args.init, args.seed, Path(args.out_dir),
+                    Path(args.ckpt_dir), cfg.without("encoder"))
 
 
 @step("predict", "predict the test scenes with a trained segmenter", arg("--model", required=True), STORES,
@@ -59,27 +67,3 @@ def _evaluate(args) -> None:
     from eoml.seaice.evaluate import evaluate
 
     evaluate(args.predictions, _stores(args.stores), args.metrics, args.summary, args.confusion)
-
-
-@step("figure-scene", "HH, HV, chart and every init's prediction of one test scene",
-      arg("--store", required=True), arg("--predictions", nargs="+", required=True), OUTPUT, config=False)
-def _figure_scene(args) -> None:
-    from eoml.seaice.figures import plot_scene_predictions
-
-    plot_scene_predictions(args.store, args.predictions, args.output)
-
-
-@step("figure-confusions", "row-normalised confusion matrices per init and season",
-      arg("--confusion", required=True), OUTPUT, config=False)
-def _figure_confusions(args) -> None:
-    from eoml.seaice.figures import plot_confusions
-
-    plot_confusions(args.confusion, args.output)
-
-
-@step("figure-scores", "F1 / IoU per init and test scene, one dot per seed", arg("--metrics", required=True),
-      OUTPUT, config=False)
-def _figure_scores(args) -> None:
-    from eoml.seaice.figures import plot_scores
-
-    plot_scores(args.metrics, args.output)

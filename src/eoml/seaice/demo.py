@@ -61,6 +61,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,24 +72,24 @@ from scipy.stats import norm
 
 from eoml.core.errors import ConfigError
 from eoml.core.io import atomic_path
+from eoml.core.settings import required_keys
 from eoml.seaice.ingest import season_of
 
-__all__ = ["DEMO_DEFAULTS", "demo_plan", "generate_demo", "season_of", "simulate_scene"]
+__all__ = ["DEMO_SCENES", "demo_plan", "generate_demo", "season_of", "simulate_scene"]
 
-DEMO_DEFAULTS: dict[str, Any] = {
-    "scenes": [
-        ("egr_2019_01", "2019-01-14T08:12:31"),
-        ("egr_2019_02", "2019-02-19T08:04:05"),
-        ("egr_2019_04", "2019-04-08T08:20:44"),
-        ("egr_2019_06", "2019-06-23T07:55:12"),
-        ("egr_2019_07", "2019-07-17T08:12:28"),
-        ("egr_2019_08", "2019-08-10T08:04:02"),
-        ("egr_2019_10", "2019-10-27T08:20:40"),
-        ("egr_2019_12", "2019-12-08T07:55:09"),
-    ],
-    "size": 1000,
-    "seed": 13,
-}
+#: the demo's scenes: (scene id, acquisition start); the ids are the defaults of ``seaice.split``
+DEMO_SCENES: tuple[tuple[str, str], ...] = (
+    ("egr_2019_01", "2019-01-14T08:12:31"),
+    ("egr_2019_02", "2019-02-19T08:04:05"),
+    ("egr_2019_04", "2019-04-08T08:20:44"),
+    ("egr_2019_06", "2019-06-23T07:55:12"),
+    ("egr_2019_07", "2019-07-17T08:12:28"),
+    ("egr_2019_08", "2019-08-10T08:04:02"),
+    ("egr_2019_10", "2019-10-27T08:20:40"),
+    ("egr_2019_12", "2019-12-08T07:55:09"),
+)
+#: the keys of the ``seaice.demo`` config section (the schema gives their defaults and meanings)
+DEMO_KEYS = ("size", "seed")
 
 PIXEL_SPACING = 40.0  # m, EW GRDM
 LINE_INTERVAL = 5.9e-3  # s, azimuth time interval (~40 m / 6.8 km/s ground speed)
@@ -106,13 +107,11 @@ _REF_ORBIT = (datetime(2021, 1, 19, 3, 16, 53), 36201)  # S1A: 175 orbits per 12
 # ------------------------------------------------------------------------------------------------
 # plan
 # ------------------------------------------------------------------------------------------------
-def _cfg(cfg: dict[str, Any] | None) -> dict[str, Any]:
-    out = {**DEMO_DEFAULTS, **(cfg or {})}
-    unknown = set(out) - set(DEMO_DEFAULTS)
-    if unknown:
-        raise ConfigError(f"seaice demo: unknown key(s) {sorted(unknown)}")
+def _cfg(cfg: Mapping[str, Any], scenes: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The validated ``seaice.demo`` section (every key of :data:`DEMO_KEYS`) with the scene list."""
+    out = {**required_keys(cfg, DEMO_KEYS, "seaice.demo", only=True), "scenes": list(scenes)}
     if not isinstance(out["size"], int) or out["size"] < 64:
-        raise ConfigError(f"seaice demo: size must be an int >= 64, got {out['size']!r}")
+        raise ConfigError(f"seaice.demo: size must be an int >= 64, got {out['size']!r}")
     if not out["scenes"]:
         raise ConfigError("seaice demo: scenes is empty")
     return out
@@ -122,7 +121,8 @@ def _scene_seed(seed: int, scene_id: str) -> int:
     return (int(seed) * 1_000_003 + zlib.crc32(scene_id.encode())) % (2**32)
 
 
-def demo_plan(out_dir: str | Path, cfg: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def demo_plan(out_dir: str | Path, cfg: Mapping[str, Any],
+              scenes: Sequence[tuple[str, str]] = DEMO_SCENES) -> list[dict[str, Any]]:
     """Names and paths of the demo products, without writing anything.
 
     Each entry: ``scene_id``, ``time`` (ISO start), ``season``, ``safe`` (``.SAFE`` folder, real S1
@@ -130,7 +130,7 @@ def demo_plan(out_dir: str | Path, cfg: dict[str, Any] | None = None) -> list[di
     plus the generator's internals ``start``/``stop`` (datetime), ``orbit``, ``datatake``, ``size``
     and the per-scene ``seed``. Raises :class:`ConfigError` for unknown keys, a bad size or time.
     """
-    c = _cfg(cfg)
+    c = _cfg(cfg, scenes)
     out_dir = Path(out_dir)
     plan = []
     seen = set()
@@ -667,9 +667,14 @@ def _chart(scene: dict[str, Any]) -> dict[str, Any]:
             "features": feats}
 
 
-def generate_demo(out_dir: str | Path, cfg: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Write every planned scene's ``.SAFE`` folder and GeoJSON chart (atomically); returns the plan."""
-    plan = demo_plan(out_dir, cfg)
+def generate_demo(out_dir: str | Path, cfg: Mapping[str, Any],
+                  scenes: Sequence[tuple[str, str]] = DEMO_SCENES) -> list[dict[str, Any]]:
+    """Write every planned scene's ``.SAFE`` folder and GeoJSON chart (atomically); returns the plan.
+
+    ``cfg`` is the validated ``seaice.demo`` section (``size``, ``seed``); ``scenes`` the (id, start
+    time) of each scene (default: the demo's eight).
+    """
+    plan = demo_plan(out_dir, cfg, scenes)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     for scene in plan:
         truth = simulate_scene(scene)

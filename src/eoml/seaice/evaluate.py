@@ -1,8 +1,9 @@
 """seaice evaluation: per-scene segmentation scores, seed statistics and confusion matrices.
 
-Each trained model (one encoder × init × seed) writes a predictions file: netCDF with one
-``pred_<scene_id>`` ``(y, x)`` uint8 variable per test scene (0 water, 1 ice, 255 no prediction)
-and global attributes ``encoder, init, seed, epochs_run, best_epoch``. :func:`evaluate` scores
+Each trained model (one encoder × init × seed) writes a predictions collection
+(:func:`eoml.core.store.write_collection`, by :func:`eoml.seaice.train.predict_scenes`): one
+group per test scene holding ``pred``, the ``(y, x)`` uint8 class map (0 water, 1 ice, 255 no
+prediction), and root attributes ``encoder, init, seed, epochs_run, best_epoch``. :func:`evaluate` scores
 every prediction against the chart label of the scene store (``label``: 0 water, 1 ice, 255
 ignore) with :func:`eoml.seaice.metrics.scene_scores` — pixels ignored in either the
 reference or the prediction are dropped, exactly as scikit-learn's ``f1_score`` /
@@ -39,16 +40,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from eoml.core.errors import InputFileError
 from eoml.core.io import atomic_path
-from eoml.core.store import open_store
 from eoml.core.metrics import scores_from_confusion
+from eoml.core.store import open_collection, open_store
 from eoml.seaice.metrics import scene_scores
 
 PathLike = str | os.PathLike
-PRED_PREFIX = "pred_"
+PRED_VAR = "pred"
 CLASS_NAMES = ("water", "ice")
 SCORE_COLUMNS = ("f1_weighted", "iou_micro", "iou_macro", "iou_weighted")
 METRIC_COLUMNS = ("init", "seed", "scene", *SCORE_COLUMNS, "epochs")
@@ -56,32 +56,25 @@ REQUIRED_ATTRS = ("encoder", "init", "seed", "epochs_run", "best_epoch")
 
 
 def read_predictions(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a predictions file → ``(attrs, {scene_id: uint8 (y, x) array})``.
+    """Read a predictions collection → ``(attrs, {scene_id: uint8 (y, x) array})``.
 
-    Raises :class:`InputFileError` when the file is unreadable, lacks one of the attributes
-    ``encoder, init, seed, epochs_run, best_epoch``, or holds no ``pred_<scene>`` variable.
+    Raises :class:`InputFileError` naming ``path`` when it is missing or not a collection
+    (:func:`eoml.core.store.open_collection`), lacks one of the root attributes ``encoder, init,
+    seed, epochs_run, best_epoch``, or has a scene group without a 2-D ``pred`` variable.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "predictions file does not exist")
-    try:
-        with xr.open_dataset(path, engine="netcdf4", mask_and_scale=False) as ds:
-            attrs = dict(ds.attrs)
-            preds = {
-                name[len(PRED_PREFIX):]: np.asarray(var.values)
-                for name, var in ds.data_vars.items()
-                if name.startswith(PRED_PREFIX)
-            }
-    except (OSError, ValueError) as exc:
-        raise InputFileError(path, f"not a readable netCDF file ({exc})") from exc
+    tree = open_collection(path)
+    attrs = dict(tree.attrs)
     missing = [a for a in REQUIRED_ATTRS if a not in attrs]
     if missing:
-        raise InputFileError(path, f"missing global attribute(s) {missing}")
-    if not preds:
-        raise InputFileError(path, f"holds no '{PRED_PREFIX}<scene_id>' variable")
-    for scene, arr in preds.items():
-        if arr.ndim != 2:
-            raise InputFileError(path, f"{PRED_PREFIX}{scene} is not 2-D (shape {arr.shape})")
+        raise InputFileError(path, f"missing root attribute(s) {missing}")
+    preds = {}
+    for scene in tree.children:
+        if PRED_VAR not in tree[scene]:
+            raise InputFileError(path, f"scene group {scene!r} has no {PRED_VAR!r} variable")
+        preds[scene] = np.asarray(tree[scene][PRED_VAR].values)
+        if preds[scene].ndim != 2:
+            raise InputFileError(path, f"scene {scene}: {PRED_VAR} is not 2-D (shape {preds[scene].shape})")
     attrs["seed"] = int(attrs["seed"])
     attrs["epochs_run"] = int(attrs["epochs_run"])
     attrs["init"] = str(attrs["init"])
@@ -148,12 +141,12 @@ def evaluate(
             if pred.shape != label.shape:
                 raise InputFileError(
                     pred_path,
-                    f"{PRED_PREFIX}{scene} has shape {pred.shape}, the store label {label.shape}",
+                    f"scene {scene}: {PRED_VAR} has shape {pred.shape}, the store label {label.shape}",
                 )
             try:
                 s = scene_scores(label, pred)
             except ValueError as exc:
-                raise InputFileError(pred_path, f"{PRED_PREFIX}{scene}: {exc}") from exc
+                raise InputFileError(pred_path, f"scene {scene}: {exc}") from exc
             rows.append({"init": init, "seed": seed, "scene": scene,
                          **{c: s[c] for c in SCORE_COLUMNS}, "epochs": attrs["epochs_run"]})
             key = (init, seed, season)

@@ -78,7 +78,7 @@ def plot_scene_predictions(
         if scene not in preds:
             continue
         if preds[scene].shape != label.shape:
-            raise InputFileError(path, f"pred_{scene} shape {preds[scene].shape} != label {label.shape}")
+            raise InputFileError(path, f"scene {scene}: pred shape {preds[scene].shape} != label {label.shape}")
         init, seed = attrs["init"], attrs["seed"]
         if init not in first or seed < first[init][0]:
             first[init] = (seed, preds[scene])

@@ -40,7 +40,6 @@ from eoml.seaice.readers import interpolate_grid, read_safe, to_db
 
 log = logging.getLogger(__name__)
 
-INGEST_DEFAULTS: dict[str, Any] = {"resolution_m": 80.0, "chart_crs": "EPSG:3413", "min_valid_fraction": 0.5}
 SEASONS = {**dict.fromkeys((12, 1, 2, 3, 4, 5), "winter"), **dict.fromkeys((6, 7, 8), "melt"),
            **dict.fromkeys((9, 10, 11), "freeze-up")}
 
@@ -96,9 +95,12 @@ def chart_labels(chart: Mapping[str, Any], lat: np.ndarray, lon: np.ndarray, res
 
 
 def ingest_scene(safe: str | Path, chart: str | Path, output: str | Path, scene_id: str,
-                 cfg: Mapping[str, Any] | None = None) -> Path:
-    """Write the scene store of one SAR product and its chart (see the module docstring)."""
-    cfg = {**INGEST_DEFAULTS, **dict(cfg or {})}
+                 cfg: Mapping[str, Any]) -> Path:
+    """Write the scene store of one SAR product and its chart (see the module docstring).
+
+    ``cfg`` holds the validated ``seaice`` keys ``resolution_m``, ``chart_crs`` and
+    ``min_valid_fraction`` (the schema fills them in).
+    """
     res = float(cfg["resolution_m"])
     ds = read_safe(safe, ("HH", "HV"), strict=True)
     factor = _block_factor(ds, res, safe)

@@ -57,18 +57,18 @@ from torch.utils.data import Dataset
 from eoml.core.data import Normalizer, flip_rotate, sample_key
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.inference import predict_tiled
-from eoml.core.io import array_digest, atomic_path
-from eoml.core.modelfile import load_model_file, save_model_file
-from eoml.core.store import open_store
+from eoml.core.io import array_digest
+from eoml.core.modelfile import load_model_file
+from eoml.core.store import open_store, write_collection
 from eoml.core.tasks import SegmentationTask as CoreSegmentationTask
 from eoml.core.training import (
     DataModule,
-    check_checkpoint_dir,
     count_parameters,
     run_training,
+    save_training_outputs,
     seed_everything,
     select_device,
-    training_settings,
+    training_job,
 )
 from eoml.seaice.models import OUTPUT_STRIDE, Segmenter, build_segmenter
 
@@ -301,11 +301,9 @@ def train_segmenter(
     first, so a :class:`MissingWeightsError` (ImageNet weights not on disk) fails the job at once. ``ckpt_dir`` (outside ``out_dir``) receives the
     checkpoints and logs (``ckpt_dir/logs``).
     """
-    out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
-    check_checkpoint_dir(out_dir, ckpt_dir)
+    out_dir, ckpt_dir, training = training_job(out_dir, ckpt_dir, cfg["training"], "seaice.training")
     seed = int(seed)
     patches_cfg = dict(cfg["patches"])
-    training = training_settings(cfg["training"], "seaice.training")
     weights_path = cfg["weights_path"]
 
     seed_everything(seed)
@@ -331,16 +329,14 @@ def train_segmenter(
     result = run_training(task, datamodule, run_dir=ckpt_dir / "logs", ckpt_dir=ckpt_dir, training_cfg=training,
                           seed=seed, fingerprint=fingerprint, history_columns=task.metric_names)
 
-    model_path = save_model_file(
-        out_dir / "model.pt", kind=MODEL_KIND, weights=result.weights,
+    model_path = save_training_outputs(
+        out_dir, result.history, kind=MODEL_KIND, weights=result.weights,
         arch={"encoder": encoder, "n_classes": 2, "channels": list(CHANNELS)},
         norm=Normalizer(data["norm"]["mean"], data["norm"]["std"], axis=0).to_dict(),
         settings={"init": init, "seed": seed, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                   "n_train": len(train_ds), "n_val": len(val_ds), "data_digest": data["digest"],
                   "config": dict(cfg)},
     )
-    with atomic_path(out_dir / "history.csv") as tmp:
-        result.history.to_csv(tmp, index=False)
     log.info("wrote %s (best epoch %d of %d)", model_path, result.best_epoch, result.epochs_run)
     return model_path
 
@@ -405,31 +401,23 @@ def predict_scene(model_bundle: SegmenterBundle, store_path: str | Path, tile: i
     return np.where(valid, out, IGNORE).astype(np.uint8)
 
 
-def predict_scenes(model_path: str | Path, stores: Mapping[str, str | Path], output_nc: str | Path,
+def predict_scenes(model_path: str | Path, stores: Mapping[str, str | Path], output: str | Path,
                    tile: int | None = None, overlap: int = 32) -> Path:
-    """Predict every scene of ``stores`` (the caller passes the test scenes) into one netCDF.
+    """Predict every scene of ``stores`` (the caller passes the test scenes) into one collection.
 
-    One ``pred_<scene_id>`` uint8 variable per scene on dims ``(y, x)`` when all scenes share a
-    shape, else on per-scene dims ``(y_<scene_id>, x_<scene_id>)``; global attributes
-    ``encoder, init, seed, epochs_run, best_epoch``.
+    A Zarr collection (:func:`eoml.core.store.write_collection`) with one group per scene id
+    (sorted) holding ``pred``, the uint8 ``(y, x)`` class map (0 water, 1 ice, 255 no
+    prediction); root attributes ``encoder, init, seed, epochs_run, best_epoch, model`` and the
+    provenance of the model file.
     """
     bundle = load_segmenter(model_path)
     preds = {sid: predict_scene(bundle, stores[sid], tile=tile, overlap=overlap) for sid in sorted(stores)}
-    same = len({p.shape for p in preds.values()}) <= 1
-    data_vars = {}
-    for sid, pred in preds.items():
-        dims = ("y", "x") if same else (f"y_{sid}", f"x_{sid}")
-        data_vars[f"pred_{sid}"] = xr.Variable(dims, pred, attrs={
+    groups = {
+        sid: xr.Dataset({"pred": (("y", "x"), pred, {
             "long_name": f"predicted class of scene {sid}", "units": "1",
-            "flag_values": np.array([0, 1, IGNORE], dtype=np.uint8), "flag_meanings": "water ice no_data"})
-    ds = xr.Dataset(data_vars, attrs={
-        "encoder": bundle.encoder, "init": bundle.init, "seed": int(bundle.seed),
-        "epochs_run": int(bundle.epochs_run), "best_epoch": int(bundle.best_epoch),
-        "model": str(model_path), "scenes": " ".join(preds)})
-    output_nc = Path(output_nc)
-    output_nc.parent.mkdir(parents=True, exist_ok=True)
-    encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars}
-    with atomic_path(output_nc) as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
-    log.info("wrote %s (%d scenes)", output_nc, len(preds))
-    return output_nc
+            "flag_values": [0, 1, IGNORE], "flag_meanings": "water ice no_data"})})
+        for sid, pred in preds.items()
+    }
+    attrs = {"encoder": bundle.encoder, "init": bundle.init, "seed": int(bundle.seed),
+             "epochs_run": int(bundle.epochs_run), "best_epoch": int(bundle.best_epoch), "model": str(model_path)}
+    return write_collection(groups, output, sources=[model_path], attrs=attrs)

@@ -9,8 +9,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from eoml.core.backbones.networks import Backbone, EfficientNetLiteBackbone, _set_submodule
+from eoml.core.backbones.networks import (
+    Backbone,
+    EfficientNetLiteBackbone,
+    _set_submodule,
+)
 from eoml.core.errors import ConfigError
+
 
 def _time_pad(x: torch.Tensor, pad: tuple[int, int], mode: str) -> torch.Tensor:
     if pad == (0, 0):
