@@ -212,3 +212,15 @@ def test_step_sources_follow_each_steps_own_imports(project):
     assert {"tinystudy/cli.py", "tinystudy/science.py", "core/io.py", "core/cli.py", "__main__.py"} <= write
     assert "core/metrics.py" not in write and "core/plotting.py" not in write
     assert "core/metrics.py" in shout and "tinystudy/science.py" not in shout
+
+
+def test_core_never_names_a_study():
+    """Core finds the studies through the registry only: no study's name appears in its files."""
+    from eoml.core.studies import registered
+
+    core = REPO / "src" / "eoml" / "core"
+    hits = [f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+            for path in sorted(core.rglob("*")) if path.suffix in {".py", ".yaml"}
+            for n, line in enumerate(path.read_text().splitlines(), 1)
+            if any(name in line for name in registered())]
+    assert not hits, "\n".join(hits)

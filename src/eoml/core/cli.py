@@ -1,7 +1,7 @@
 """The ``eoml`` command line: ``eoml <study> <step> ...``, one sub-command per workflow step.
 
 Workflow rules call these commands (``python -m eoml <study> <step> ...``); they are also usable
-on their own, e.g. ``eoml radbelt demo --out-dir /tmp/demo``. Each registered study (see
+on their own, e.g. ``eoml <study> demo --out-dir /tmp/demo``. Each registered study (see
 :mod:`eoml.core.studies`) lists its steps in a :class:`StudyCommands` table named ``COMMANDS`` in
 its ``cli.py``; this module turns the tables into sub-commands.
 """
@@ -68,10 +68,10 @@ class StudyCommands:
         """A step that calls ``target`` (``"package.module:function"``, imported when the step runs)
         with the step's arguments, in the order given, then ``args.cfg`` when ``config``::
 
-            COMMANDS.call("figure-pe", "eoml.radbelt.figures:plot_pe_vs_L", "PE versus L",
-                          arg("--pe-csv", required=True), arg("--output", required=True), config=False)
+            COMMANDS.call("figure-skill", "eoml.<study>.figures:plot_skill", "skill versus lead",
+                          arg("--skill-csv", required=True), arg("--output", required=True), config=False)
 
-        runs ``plot_pe_vs_L(args.pe_csv, args.output)``.
+        runs ``plot_skill(args.skill_csv, args.output)``.
         """
         module, _, function = target.partition(":")
         if not module or not function:
@@ -105,7 +105,7 @@ def _dest(flags: tuple[str, ...], kwargs: dict[str, Any]) -> str:
     if "dest" in kwargs:
         return kwargs["dest"]
     name = next((f for f in flags if f.startswith("--")), flags[0])
-    return name.lstrip("-").replace("-", "_")
+    return name.removeprefix("--").removeprefix("-").replace("-", "_")
 
 
 def _runner(step: Step, study: str) -> Callable[[argparse.Namespace], None]:

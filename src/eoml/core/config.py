@@ -3,7 +3,7 @@
 The schema is the single description of every key: its type, default and meaning. Core's
 (``eoml/core/schema.yaml``) holds the top level; each registered study's section comes from the
 ``schema.yaml`` of its package. ``validate_config`` fills in defaults and raises ``ConfigError`` with
-the dotted path of the offending key, e.g. ``radbelt.window: 'x' is not of type 'integer'``.
+the dotted path of the offending key, e.g. ``<study>.window: 'x' is not of type 'integer'``.
 """
 
 from __future__ import annotations

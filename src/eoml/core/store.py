@@ -249,8 +249,11 @@ def _with_provenance(attrs: Mapping[str, Any], sources, config, extra_attrs) -> 
     return out
 
 
-def _prepare(ds: xr.Dataset, chunks: Mapping[str, int] | None) -> tuple[xr.Dataset, dict[str, dict]]:
-    """``ds`` chunked for writing (``chunks`` or :func:`chunk_policy`), and its encoding."""
+def _prepare(ds: xr.Dataset, chunks: Mapping[str, int] | str | None) -> tuple[xr.Dataset, dict[str, dict]]:
+    """``ds`` chunked for writing (``chunks``, ``"whole"`` for one chunk per variable, or
+    :func:`chunk_policy`), and its encoding."""
+    if chunks == "whole":
+        chunks = dict(ds.sizes)
     chunk_sizes = dict(chunks) if chunks is not None else chunk_policy(ds)
     chunk_sizes = {d: int(c) for d, c in chunk_sizes.items() if d in ds.sizes}
     encoding = _encoding(ds)
@@ -340,13 +343,14 @@ def write_collection(
     sources: Iterable[str | os.PathLike] = (),
     config: Any = None,
     attrs: Mapping[str, Any] | None = None,
-    chunks: Mapping[str, int] | None = None,
+    chunks: Mapping[str, int] | str | None = None,
 ) -> Path:
     """Write ``groups`` (name → dataset) as the groups of one Zarr v3 store at ``path``, atomically.
 
     Each dataset becomes the group ``/<name>`` with its variables and its own attributes,
     CF-checked and chunked as by :func:`write_store` (``chunks`` applies to every group, for the
-    dimensions a group has; default :func:`chunk_policy` per group). The root group holds no
+    dimensions a group has; ``"whole"``: one chunk per variable, for small collections read
+    whole; default :func:`chunk_policy` per group). The root group holds no
     data: its attributes are ``attrs``, the provenance attributes (:func:`provenance_attrs` of
     ``sources`` and ``config``) and ``groups`` (the names in the order given, which
     :func:`open_collection` restores). Names must be wildcard-safe ids (:data:`GROUP_NAME`).

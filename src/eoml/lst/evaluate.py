@@ -111,8 +111,9 @@ def build_eval_inputs(patch_store: str | Path, scenes: Sequence[Mapping[str, Any
         sources.extend(str(entry[k]) for k in ("lst", "red", "nir"))
         log.info("%s: %d x %d pixels, factor %d, %.1f %% valid LST", entry["name"], h, w, f,
                  100 * np.isfinite(lst).mean())
+    # read whole by every method: one chunk per variable
     return write_collection(groups, output, sources=sources, config=dict(cfg),
-                            attrs={"aggregation": aggregation})
+                            attrs={"aggregation": aggregation}, chunks="whole")
 
 
 def _check_crop(dataset: str, shape: tuple[int, int], crop: int) -> None:
@@ -168,7 +169,8 @@ def _write_predictions(preds: dict[str, np.ndarray], inputs: Mapping[str, xr.Dat
                                    {"units": "K", "long_name": f"{method}: sharpened LST ({name})"})})
         for name, pred in preds.items()
     }
-    return write_collection(groups, output, sources=sources, config=config, attrs={"method": method, **attrs})
+    return write_collection(groups, output, sources=sources, config=config, attrs={"method": method, **attrs},
+                            chunks="whole")
 
 
 def _run(inputs: Mapping[str, xr.Dataset], method: str, sharpen_one) -> dict[str, np.ndarray]:
