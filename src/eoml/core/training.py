@@ -561,6 +561,30 @@ def run_training(
     return TrainingResult(weights=weights, history=history, best_epoch=best_epoch, checkpoint=best)
 
 
+def train_task(
+    task: BaseTask,
+    train: Dataset,
+    val: Dataset,
+    *,
+    ckpt_dir: str | Path,
+    training_cfg: Mapping[str, Any],
+    seed: int,
+    fingerprint: Any = None,
+    run_dir: str | Path | None = None,
+    sample_salt: int | None = None,
+    avoid_single_batch: bool = False,
+    history_columns: Sequence[str] = (),
+) -> TrainingResult:
+    """:func:`run_training` on a train and a validation dataset: the :class:`DataModule` (batch size
+    of ``training_cfg``, the ``(seed, epoch)`` shuffle, ``sample_salt`` and ``avoid_single_batch``
+    as there) is built here; the logs go to ``run_dir`` (default ``ckpt_dir/logs``)."""
+    datamodule = DataModule(train, val, batch_size=training_cfg["batch_size"], seed=seed, sample_salt=sample_salt,
+                            avoid_single_batch=avoid_single_batch)
+    return run_training(task, datamodule, run_dir=Path(ckpt_dir) / "logs" if run_dir is None else run_dir,
+                        ckpt_dir=ckpt_dir, training_cfg=training_cfg, seed=seed, fingerprint=fingerprint,
+                        history_columns=history_columns)
+
+
 def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, seed: int,
                  resume_from: Path | None) -> Path:
     on_gpu = torch.cuda.is_available()

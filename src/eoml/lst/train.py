@@ -71,12 +71,11 @@ from eoml.core.modelfile import load_model_file
 from eoml.core.store import open_store
 from eoml.core.training import (
     BaseTask,
-    DataModule,
     count_parameters,
-    run_training,
     save_training_outputs,
     seed_everything,
     select_device,
+    train_task,
     training_job,
 )
 from eoml.lst.losses import MixGL
@@ -384,7 +383,6 @@ def train_model(
         loss = MixGL(settings["mixgl"]["alpha"], settings["mixgl"]["beta"], factor, lst_std=lst_std)
     task = SuperResolutionTask.from_config(net, training, loss=loss, protocol=spec["protocol"],
                                            lst_mean=lst_mean, lst_std=lst_std)
-    datamodule = DataModule(train_ds, val_ds, batch_size=training["batch_size"], seed=seed, sample_salt=SAMPLE_SALT)
     log.info("%s (%s, %s, ndvi=%s): %d parameters; %d train / %d val patches of %d px%s; LST %.2f ± %.2f K",
              spec["name"], spec["variant"], spec["protocol"], spec["ndvi"], count_parameters(net),
              len(train_ds), len(val_ds), data["patch_size"],
@@ -397,8 +395,8 @@ def train_model(
         "max_train_patches": settings["max_train_patches"],
         "data": data["digest"],
     }
-    result = run_training(task, datamodule, run_dir=ckpt_dir / "logs", ckpt_dir=ckpt_dir, training_cfg=training,
-                          seed=seed, fingerprint=fingerprint, history_columns=EXTRA_METRICS)
+    result = train_task(task, train_ds, val_ds, ckpt_dir=ckpt_dir, training_cfg=training, seed=seed,
+                        fingerprint=fingerprint, sample_salt=SAMPLE_SALT, history_columns=EXTRA_METRICS)
 
     model_path = save_training_outputs(
         out_dir, result.history, kind=MODEL_KIND, weights=result.weights,

@@ -37,11 +37,10 @@ from eoml.core.errors import InputFileError
 from eoml.core.io import array_digest
 from eoml.core.store import write_store
 from eoml.core.training import (
-    DataModule,
     RegressionTask,
-    run_training,
     save_training_outputs,
     seed_everything,
+    train_task,
     training_job,
 )
 from eoml.radbelt.data import (
@@ -235,13 +234,12 @@ def _train_net(name: str, samples: Mapping[str, Any], model: str, window: int, t
     seed_everything(seed)
     net = build_model(model, window, n_feat)
     task = RegressionTask.from_config(net, training)
-    datamodule = DataModule(TensorDataset(torch.as_tensor(X_train), torch.as_tensor(y_train)),
-                            TensorDataset(torch.as_tensor(X_val), torch.as_tensor(y_val)),
-                            batch_size=training["batch_size"], seed=seed)
     log.info("%s net (%s): %d train, %d val samples", name, model, len(y_train), len(y_val))
-    result = run_training(
-        task, datamodule, run_dir=ckpt_root / "logs" / name, ckpt_dir=ckpt_root / name, training_cfg=training,
-        seed=seed, fingerprint={**fingerprint, "net": name, "data": array_digest(X_train, y_train, X_val, y_val)},
+    result = train_task(
+        task, TensorDataset(torch.as_tensor(X_train), torch.as_tensor(y_train)),
+        TensorDataset(torch.as_tensor(X_val), torch.as_tensor(y_val)), run_dir=ckpt_root / "logs" / name,
+        ckpt_dir=ckpt_root / name, training_cfg=training, seed=seed,
+        fingerprint={**fingerprint, "net": name, "data": array_digest(X_train, y_train, X_val, y_val)},
     )
     history = result.history.copy()
     history.insert(0, "net", name)

@@ -62,12 +62,11 @@ from eoml.core.modelfile import load_model_file
 from eoml.core.store import open_store, write_collection
 from eoml.core.tasks import SegmentationTask as CoreSegmentationTask
 from eoml.core.training import (
-    DataModule,
     count_parameters,
-    run_training,
     save_training_outputs,
     seed_everything,
     select_device,
+    train_task,
     training_job,
 )
 from eoml.seaice.models import OUTPUT_STRIDE, Segmenter, build_segmenter
@@ -318,16 +317,15 @@ def train_segmenter(
     train_ds = PatchDataset(data["train"]["x"], data["train"]["y"], augment=True)
     val_ds = PatchDataset(data["val"]["x"], data["val"]["y"], augment=False)
     task = SegmentationTask.from_config(net, training)
-    # the ASPP pooling branch has a BatchNorm on a 1x1 map: a training batch of 1 fails
-    datamodule = DataModule(train_ds, val_ds, batch_size=training["batch_size"], seed=seed,
-                            sample_salt=SAMPLE_SALT, avoid_single_batch=True)
     log.info("%s/%s seed %d: %d parameters; %d train / %d val patches of %d px; norm mean %s std %s",
              encoder, init, seed, count_parameters(net), len(train_ds), len(val_ds), patches_cfg["size"],
              np.round(data["norm"]["mean"], 3).tolist(), np.round(data["norm"]["std"], 3).tolist())
     fingerprint = {"encoder": encoder, "init": init, "patches": patches_cfg, "data": data["digest"],
                    "weights_path": None if weights_path is None else str(weights_path)}
-    result = run_training(task, datamodule, run_dir=ckpt_dir / "logs", ckpt_dir=ckpt_dir, training_cfg=training,
-                          seed=seed, fingerprint=fingerprint, history_columns=task.metric_names)
+    # the ASPP pooling branch has a BatchNorm on a 1x1 map: a training batch of 1 fails
+    result = train_task(task, train_ds, val_ds, ckpt_dir=ckpt_dir, training_cfg=training, seed=seed,
+                        fingerprint=fingerprint, sample_salt=SAMPLE_SALT, avoid_single_batch=True,
+                        history_columns=task.metric_names)
 
     model_path = save_training_outputs(
         out_dir, result.history, kind=MODEL_KIND, weights=result.weights,
