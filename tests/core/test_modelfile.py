@@ -9,7 +9,7 @@ from torch import nn
 import eoml
 from eoml.core.data import Normalizer
 from eoml.core.errors import InputFileError
-from eoml.core.modelfile import FORMAT_VERSION, load_model_file, save_model_file
+from eoml.core.modelfile import FORMAT_VERSION, load_model_file, load_network, save_model_file
 
 
 def _net() -> nn.Module:
@@ -85,3 +85,32 @@ def test_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert load_model_file(path).arch == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_load_network_rebuilds_loads_and_names_a_mismatch(tmp_path):
+    net = _net()
+    norm = Normalizer([1.0, 2.0, 3.0], [0.5, 1.0, 2.0])
+    path = save_model_file(tmp_path / "model.pt", kind="demo.mlp", weights=net.state_dict(),
+                           arch={"hidden": 4}, norm=norm.to_dict())
+
+    def build(record):
+        torch.manual_seed(1)  # other initial weights: the file's must replace them
+        width = record.arch["hidden"]
+        return (nn.Sequential(nn.Linear(3, width), nn.BatchNorm1d(width), nn.Linear(width, 1)),
+                Normalizer.from_dict(record.norm))
+
+    loaded, record, parsed = load_network(path, "demo.mlp", build, "cpu")
+    assert not loaded.training and parsed == norm and record.arch == {"hidden": 4}
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+
+    wrong = save_model_file(tmp_path / "wrong.pt", kind="demo.mlp", weights=net.state_dict(),
+                            arch={"hidden": 5}, norm=norm.to_dict())
+    with pytest.raises(InputFileError, match=r"wrong\.pt.*do not match"):
+        load_network(wrong, "demo.mlp", build)
+    no_norm = save_model_file(tmp_path / "no_norm.pt", kind="demo.mlp", weights=net.state_dict(),
+                              arch={"hidden": 4}, norm={"mean": [1.0]})
+    with pytest.raises(InputFileError, match=r"no_norm\.pt"):
+        load_network(no_norm, "demo.mlp", build)
+    with pytest.raises(InputFileError, match="not a 'demo.cnn' model"):
+        load_network(path, "demo.cnn", build)

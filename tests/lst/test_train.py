@@ -245,7 +245,7 @@ def test_untrained_model_sharpens_to_the_bicubic_baseline():
     torch.manual_seed(0)
     net = build_model(WALD, {"base_channels": 4, "depth": 3, "res_blocks": 1})
     norm = {"lst": Normalizer(301.0, 5.0, axis=None), "ndvi": Normalizer(0.4, 0.2, axis=None)}
-    model = SharpeningModel(net, WALD, norm, factor=4, device="cpu")
+    model = SharpeningModel(net, WALD, norm, factor=4)
     coarse, ndvi = _coarse_with_gaps()
     out = model.sharpen(coarse, ndvi, 4)
     expected = upsample(coarse, 4, "bicubic")

@@ -18,13 +18,14 @@ it is read back with ``torch.load(weights_only=True)`` — no code is unpickled:
 
 Files are written atomically (temporary sibling renamed into place). :func:`load_model_file`
 raises :class:`eoml.core.errors.InputFileError` naming the file when it is missing, unreadable,
-not an eoml model file, of a newer layout, or of another kind.
+not an eoml model file, of a newer layout, or of another kind; :func:`load_network` also when the
+weights do not fit the network its ``arch`` rebuilds.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,10 @@ import torch
 
 from eoml import __version__
 from eoml.core.config import canonical_json
-from eoml.core.errors import InputFileError
+from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import atomic_path
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFile", "load_model_file", "save_model_file"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFile", "load_model_file", "load_network", "save_model_file"]
 
 FORMAT = "eoml-model"
 FORMAT_VERSION = 1
@@ -117,3 +118,29 @@ def load_model_file(path: str | Path, kind: str | None = None) -> ModelFile:
     return ModelFile(kind=str(record["kind"]), weights=dict(weights), arch=dict(record["arch"]),
                      norm=record["norm"], settings=dict(record["settings"]),
                      eoml_version=str(record.get("eoml_version", "unknown")))
+
+
+def load_network(
+    path: str | Path,
+    kind: str,
+    build: Callable[[ModelFile], tuple[torch.nn.Module, Any]],
+    device: str | torch.device | None = None,
+) -> tuple[torch.nn.Module, ModelFile, Any]:
+    """A trained network from its model file, in eval mode on ``device``
+    (:func:`eoml.core.training.select_device`: CUDA when visible unless told otherwise).
+
+    ``build(record)`` rebuilds the (untrained) network from ``record.arch`` and parses what else
+    the caller needs (e.g. its normalisation), returning ``(network, extra)``; the file's weights
+    are then loaded into the network. Returns ``(network, record, extra)``. A file that cannot be
+    read, or whose architecture, weights or normalisation do not fit together, raises
+    :class:`InputFileError` naming it.
+    """
+    from eoml.core.training import select_device
+
+    record = load_model_file(path, kind=kind)
+    try:
+        net, extra = build(record)
+        net.load_state_dict(record.weights)
+    except (ConfigError, RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise InputFileError(path, f"model weights do not match its settings: {exc}") from exc
+    return net.to(select_device(device)).eval(), record, extra

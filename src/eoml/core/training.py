@@ -456,13 +456,19 @@ def _progress_refresh_rate(datamodule) -> int:
 
 
 def training_job(out_dir: str | Path, ckpt_dir: str | Path, training_cfg: Mapping[str, Any],
-                 where: str) -> tuple[Path, Path, dict[str, Any]]:
+                 where: str, seed: int) -> tuple[Path, Path, dict[str, Any], int]:
     """A training job's set-up: its output and checkpoint folders (a checkpoint folder inside the
-    outputs is refused: :func:`check_checkpoint_dir`) and its training settings
-    (:func:`training_settings`, every key required; ``where`` names the section in errors)."""
+    outputs is refused: :func:`check_checkpoint_dir`), its training settings
+    (:func:`training_settings`, every key required; ``where`` names the section in errors) and its
+    seed, with which every random generator is seeded (:func:`seed_everything`) so that the
+    network built next has reproducible initial weights. Returns ``(out_dir, ckpt_dir, settings,
+    seed)``."""
     out_dir, ckpt_dir = Path(out_dir), Path(ckpt_dir)
     check_checkpoint_dir(out_dir, ckpt_dir)
-    return out_dir, ckpt_dir, training_settings(training_cfg, where)
+    settings = training_settings(training_cfg, where)
+    seed = int(seed)
+    seed_everything(seed)
+    return out_dir, ckpt_dir, settings, seed
 
 
 def save_training_outputs(out_dir: str | Path, history: pd.DataFrame, **model_file: Any) -> Path:
@@ -577,7 +583,11 @@ def train_task(
 ) -> TrainingResult:
     """:func:`run_training` on a train and a validation dataset: the :class:`DataModule` (batch size
     of ``training_cfg``, the ``(seed, epoch)`` shuffle, ``sample_salt`` and ``avoid_single_batch``
-    as there) is built here; the logs go to ``run_dir`` (default ``ckpt_dir/logs``)."""
+    as there) is built here; the logs go to ``run_dir`` (default ``ckpt_dir/logs``). Logs the
+    model's parameter count and the dataset sizes."""
+    log.info("%s: %d parameters (%d trainable); %d train / %d validation samples",
+             type(task.model).__name__, count_parameters(task.model), count_parameters(task.model, True),
+             len(train), len(val))
     datamodule = DataModule(train, val, batch_size=training_cfg["batch_size"], seed=seed, sample_salt=sample_salt,
                             avoid_single_batch=avoid_single_batch)
     return run_training(task, datamodule, run_dir=Path(ckpt_dir) / "logs" if run_dir is None else run_dir,

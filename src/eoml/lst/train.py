@@ -67,17 +67,9 @@ from eoml.core.data import Normalizer, flip_rotate, sample_key
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.inference import predict_padded
 from eoml.core.io import array_digest
-from eoml.core.modelfile import load_model_file
+from eoml.core.modelfile import load_network
 from eoml.core.store import open_store
-from eoml.core.training import (
-    BaseTask,
-    count_parameters,
-    save_training_outputs,
-    seed_everything,
-    select_device,
-    train_task,
-    training_job,
-)
+from eoml.core.training import BaseTask, save_training_outputs, train_task, training_job
 from eoml.lst.losses import MixGL
 from eoml.lst.models import PROTOCOLS, MRUNet, build_model
 from eoml.lst.scaling import (
@@ -367,15 +359,13 @@ def train_model(
     the same settings, seed and patches resumes (or skips a finished run). Torch threads are the
     caller's choice.
     """
-    out_dir, ckpt_dir, training = training_job(out_dir, ckpt_dir, cfg["training"], "lst.training")
+    out_dir, ckpt_dir, training, seed = training_job(out_dir, ckpt_dir, cfg["training"], "lst.training", seed)
     settings = _settings(spec, cfg)
     spec, factor = settings["spec"], settings["factor"]
-    seed = int(seed)
 
     data = load_patches(patch_store, factor, settings["max_train_patches"])
     norm = fit_normalization(data["train"]["lst"], data["train"]["ndvi"])
     lst_mean, lst_std = float(norm["lst"].mean), float(norm["lst"].std)
-    seed_everything(seed)
     net = build_model(spec, settings["model"])
     train_ds, val_ds, crop = _datasets(data, norm, settings, net.multiple)
     loss = None
@@ -383,9 +373,8 @@ def train_model(
         loss = MixGL(settings["mixgl"]["alpha"], settings["mixgl"]["beta"], factor, lst_std=lst_std)
     task = SuperResolutionTask.from_config(net, training, loss=loss, protocol=spec["protocol"],
                                            lst_mean=lst_mean, lst_std=lst_std)
-    log.info("%s (%s, %s, ndvi=%s): %d parameters; %d train / %d val patches of %d px%s; LST %.2f ± %.2f K",
-             spec["name"], spec["variant"], spec["protocol"], spec["ndvi"], count_parameters(net),
-             len(train_ds), len(val_ds), data["patch_size"],
+    log.info("%s (%s, %s, ndvi=%s): patches of %d px%s; LST %.2f ± %.2f K",
+             spec["name"], spec["variant"], spec["protocol"], spec["ndvi"], data["patch_size"],
              f", crops of {crop} px" if crop is not None else "", lst_mean, lst_std)
     fingerprint = {
         "spec": spec,
@@ -418,10 +407,9 @@ class SharpeningModel:
     """A trained MRUNet with its normalisation: sharpens coarse LST with a fine NDVI."""
 
     def __init__(self, net: MRUNet, spec: Mapping[str, Any], norm: Mapping[str, Normalizer], factor: int,
-                 best_epoch: int = -1, device: str | torch.device | None = None,
-                 batch_pixels: int = PREDICT_BATCH_PIXELS):
-        self.device = select_device(device)
-        self.net = net.to(self.device).eval()
+                 best_epoch: int = -1, batch_pixels: int = PREDICT_BATCH_PIXELS):
+        self.net = net.eval()
+        self.device = next(net.parameters()).device
         self.spec = dict(spec)
         self.norm = dict(norm)
         self.factor = int(factor)
@@ -494,16 +482,12 @@ class SharpeningModel:
 
 def load_model(path: str | Path, device: str | torch.device | None = None) -> SharpeningModel:
     """Load ``model.pt`` written by :func:`train_model`; raises :class:`InputFileError` when unusable."""
-    record = load_model_file(path, kind=MODEL_KIND)
-    try:
-        net = build_model(record.arch["spec"], record.arch["model_cfg"])
-        net.load_state_dict(record.weights)
+    def build(record):
         norm = {name: Normalizer.from_dict(record.norm[name]) for name in ("lst", "ndvi")}
-        factor = int(record.settings["factor"])
-    except (ConfigError, RuntimeError, KeyError, TypeError, ValueError) as exc:
-        raise InputFileError(path, f"model weights do not match its settings: {exc}") from exc
-    return SharpeningModel(net, record.arch["spec"], norm, factor,
-                           best_epoch=int(record.settings["best_epoch"]), device=device)
+        return build_model(record.arch["spec"], record.arch["model_cfg"]), (norm, int(record.settings["factor"]))
+
+    net, record, (norm, factor) = load_network(path, MODEL_KIND, build, device)
+    return SharpeningModel(net, record.arch["spec"], norm, factor, best_epoch=int(record.settings["best_epoch"]))
 
 
 def history_frame(path: str | Path) -> pd.DataFrame:

@@ -264,9 +264,9 @@ def train_neural(
     normalisers and target scalings, settings) and ``out_dir/history.csv`` (``net, epoch,
     train_loss, val_loss, lr``).
     """
-    out_dir, ckpt_dir, training = training_job(out_dir, ckpt_dir, cfg["training"], "radbelt.training")
+    out_dir, ckpt_dir, training, seed = training_job(out_dir, ckpt_dir, cfg["training"], "radbelt.training", seed)
     window, features, split = _settings(cfg)
-    lead_bins, seed = int(lead_bins), int(seed)
+    lead_bins = int(lead_bins)
     ds = open_radbelt_store(store_path, _needed_vars(features))
     labels = split_labels(ds["time"].values, split)
     lshell = build_samples(ds, window, lead_bins, features, labels)

@@ -58,17 +58,10 @@ from eoml.core.data import Normalizer, flip_rotate, sample_key
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.inference import predict_tiled
 from eoml.core.io import array_digest
-from eoml.core.modelfile import load_model_file
+from eoml.core.modelfile import load_network
 from eoml.core.store import open_store, write_collection
 from eoml.core.tasks import SegmentationTask as CoreSegmentationTask
-from eoml.core.training import (
-    count_parameters,
-    save_training_outputs,
-    seed_everything,
-    select_device,
-    train_task,
-    training_job,
-)
+from eoml.core.training import save_training_outputs, train_task, training_job
 from eoml.seaice.models import OUTPUT_STRIDE, Segmenter, build_segmenter
 
 log = logging.getLogger(__name__)
@@ -300,12 +293,10 @@ def train_segmenter(
     first, so a :class:`MissingWeightsError` (ImageNet weights not on disk) fails the job at once. ``ckpt_dir`` (outside ``out_dir``) receives the
     checkpoints and logs (``ckpt_dir/logs``).
     """
-    out_dir, ckpt_dir, training = training_job(out_dir, ckpt_dir, cfg["training"], "seaice.training")
-    seed = int(seed)
+    out_dir, ckpt_dir, training, seed = training_job(out_dir, ckpt_dir, cfg["training"], "seaice.training", seed)
     patches_cfg = dict(cfg["patches"])
     weights_path = cfg["weights_path"]
 
-    seed_everything(seed)
     net = build_segmenter(encoder, init, n_classes=2, in_channels=len(CHANNELS), weights_path=weights_path)
     data = sample_patches(stores, cfg["split"], patches_cfg["n_per_scene"], patches_cfg["size"],
                           patches_cfg["max_invalid"], seed)
@@ -317,8 +308,7 @@ def train_segmenter(
     train_ds = PatchDataset(data["train"]["x"], data["train"]["y"], augment=True)
     val_ds = PatchDataset(data["val"]["x"], data["val"]["y"], augment=False)
     task = SegmentationTask.from_config(net, training)
-    log.info("%s/%s seed %d: %d parameters; %d train / %d val patches of %d px; norm mean %s std %s",
-             encoder, init, seed, count_parameters(net), len(train_ds), len(val_ds), patches_cfg["size"],
+    log.info("%s/%s seed %d: patches of %d px; norm mean %s std %s", encoder, init, seed, patches_cfg["size"],
              np.round(data["norm"]["mean"], 3).tolist(), np.round(data["norm"]["std"], 3).tolist())
     fingerprint = {"encoder": encoder, "init": init, "patches": patches_cfg, "data": data["digest"],
                    "weights_path": None if weights_path is None else str(weights_path)}
@@ -362,17 +352,14 @@ class SegmenterBundle:
 
 def load_segmenter(path: str | Path, device: str | torch.device | None = None) -> SegmenterBundle:
     """Load ``model.pt`` written by :func:`train_segmenter`; :class:`InputFileError` when unusable."""
-    record = load_model_file(path, kind=MODEL_KIND)
-    try:
+    def build(record):
         # the trained weights replace any ImageNet ones: build with random init (no checkpoint needed)
         net = build_segmenter(record.arch["encoder"], "random", n_classes=2, in_channels=len(CHANNELS))
-        net.load_state_dict(record.weights)
-        norm = Normalizer.from_dict(record.norm)
-        settings = record.settings
-        net.init = settings["init"]
-    except (ConfigError, RuntimeError, KeyError, TypeError, ValueError) as exc:
-        raise InputFileError(path, f"model weights do not match its settings: {exc}") from exc
-    net = net.to(select_device(device)).eval()
+        net.init = record.settings["init"]
+        return net, Normalizer.from_dict(record.norm)
+
+    net, record, norm = load_network(path, MODEL_KIND, build, device)
+    settings = record.settings
     return SegmenterBundle(net, {"mean": norm.mean.tolist(), "std": norm.std.tolist()}, record.arch["encoder"],
                            settings["init"], int(settings["seed"]), int(settings["best_epoch"]),
                            int(settings["epochs_run"]))
