@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 TINY = {
-    "studies": ["radbelt", "lst", "seaice"],
+    "studies": ["radbelt", "lst", "seaice", "scenes"],
     "radbelt": {
         "source": "demo",
         "demo": {"start": "2019-03-01", "days": 60, "seed": 3},
@@ -57,6 +57,17 @@ TINY = {
         "seeds": [0],
         "patches": {"n_per_scene": 6, "size": 32, "max_invalid": 0.3},
         "training": {"max_epochs": 2, "batch_size": 8, "learning_rate": 0.001, "early_stopping_patience": 2},
+    },
+    "scenes": {
+        "source": "demo",
+        "demo": {"classes": ["agricultural", "forest", "runway", "storagetanks"], "n_per_class": 8, "size": 32,
+                 "seed": 7},
+        "image_size": 32,
+        "experiments": {"transfer": {"depths": ["intermediate"], "modes": ["feature_extraction", "random"],
+                                     "optimizer": "adam"}},
+        "seeds": [0],
+        "training": {"max_epochs": 2, "batch_size": 8, "early_stopping_patience": 2},
+        "gradcam": {"n_images": 2},
     },
 }
 LST_METHODS = {"bilinear", "bicubic", "tsharp", "atprk", "aatprk", "mrunet_paper_wald", "mrunet_student_mixgl"}
@@ -189,6 +200,38 @@ def test_seaice_run_produces_scores_and_figures(workdir):
     assert store.exists()
 
 
+def test_scenes_run_produces_the_tables_and_figures(workdir):
+    sc = workdir / "results" / "scenes"
+    table = pd.read_csv(sc / "metrics" / "accuracy.csv")
+    assert list(table.columns) == ["dataset", "backbone", "depth", "mode", "optimizer", "init", "seed", "attempt",
+                                   "split", "accuracy", "f1_macro", "kappa", "epochs", "collapsed"]
+    assert set(table["backbone"]) == {"efficientnet_lite0", "colour_histogram"}
+    assert set(table["mode"]) == {"feature_extraction", "random", "baseline"}
+    assert set(table["split"]) == {"train", "val", "test"}
+    assert table["accuracy"].between(0, 1).all()
+    best = pd.read_csv(sc / "metrics" / "best.csv")
+    assert list(best["dataset"]) == ["demo"]
+    for name in ("accuracy_curves", "accuracy_grid", "accuracy_gap", "confusions", "gradcam_demo"):
+        assert (sc / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    store = sc / "stores" / "demo.zarr" / "zarr.json"
+    assert store.exists()
+
+
+def test_a_changed_image_reruns_only_its_dataset(workdir):
+    image = sorted((workdir / "resources" / "demo" / "scenes").rglob("*.tif"))[3]
+    original = image.read_bytes()
+    try:
+        image.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        counts = planned_jobs(snakemake(workdir, "-n"))
+        assert counts.get("scenes_ingest") == 1, counts
+        assert "scenes_demo_raw" not in counts
+        assert not any(rule.startswith(("radbelt", "lst", "seaice")) for rule in counts), counts
+    finally:
+        image.write_bytes(original)
+    again = snakemake(workdir, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
 def test_nothing_to_do_after_a_run(workdir):
     proc = snakemake(workdir, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
@@ -232,7 +275,7 @@ def test_report_holds_figures_with_captions(workdir):
     html = (workdir / "report.html").read_text(errors="replace")
     for text in ("lt_maps_lead25h.png", "pe_vs_L.png", "spearman_lags.png", "pe.csv",
                  "sharpening.csv", "maps_modis_wald.png", "loss_curves.png", "modis_250m.png",
-                 "segmentation.csv", "confusions.png"):
+                 "segmentation.csv", "confusions.png", "accuracy.csv", "accuracy_grid.png", "gradcam_demo.png"):
         assert text in html
     assert "Performance efficiency" in html
     assert "Wald's protocol" in html

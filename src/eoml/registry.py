@@ -12,4 +12,5 @@ STUDIES = {
     "radbelt": ("eoml.radbelt", "radiation-belt MeV electron forecasting (PreMevE 2.0)"),
     "lst": ("eoml.lst", "MODIS LST super-resolution (MRUNet vs classical sharpeners)"),
     "seaice": ("eoml.seaice", "Sentinel-1 SAR ice/water segmentation (ImageNet vs random init)"),
+    "scenes": ("eoml.scenes", "remote-sensing scene classification by transfer learning (cut backbones)"),
 }

@@ -65,3 +65,14 @@ def test_confusion_grid_and_panel(tmp_path):
     with pytest.raises(ValueError, match="class names"):
         confusion_panel(ax, np.eye(3), ["a", "b"])
     plt.close(fig)
+
+
+def test_confusion_panel_without_cell_text_for_many_classes():
+    import matplotlib.pyplot as plt
+
+    m = np.eye(30)
+    with paper_style():
+        fig, ax = plt.subplots()
+        image = confusion_panel(ax, m, [f"c{i}" for i in range(30)], annotate=False)
+        assert len(ax.texts) == 0 and image.get_array().max() == 100
+        plt.close(fig)

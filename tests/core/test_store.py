@@ -230,6 +230,16 @@ def test_rewrite_of_opened_store(tmp_path):
     assert len(back.attrs["history"].splitlines()) == 2
 
 
+def test_string_labels_read_back_can_be_written_again(tmp_path):
+    """Strings come back from a Zarr v3 store as NumPy's StringDType (kind "T"): still labels."""
+    ds = _series_ds(nt=10)
+    ds["source"] = xr.DataArray(np.array([f"file {i}.tif" for i in range(10)]), dims="time",
+                                attrs={"long_name": "source file"})
+    back = open_store(write_store(ds, tmp_path / "a.zarr"))
+    again = open_store(write_store(back.load(), tmp_path / "b.zarr"))
+    assert list(again["source"].values) == [f"file {i}.tif" for i in range(10)]
+
+
 def test_module_exports():
     assert set(store_mod.__all__) == {"provenance_attrs", "chunk_policy", "check_cf", "write_store", "open_store",
                                       "write_collection", "open_collection", "GROUP_NAME"}

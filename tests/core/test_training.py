@@ -300,3 +300,198 @@ def test_count_parameters():
     assert count_parameters(net) == 41
     net.net[0].requires_grad_(False)
     assert count_parameters(net, trainable_only=True) == 9 and count_parameters(net) == 41
+
+
+def test_inside_a_slurm_job_lightning_does_not_requeue(monkeypatch):
+    """Snakemake's retries resubmit a cancelled job (which resumes from its checkpoint): Lightning's
+    SLURM environment is used without its own ``scontrol requeue``."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    from eoml.core.training import _cluster_environment
+
+    for var in ("SLURM_NTASKS", "SLURM_JOB_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    assert _cluster_environment() == []
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    monkeypatch.setenv("SLURM_JOB_NAME", "0d3c2f4e-run-uuid")
+    (env,) = _cluster_environment()
+    assert isinstance(env, SLURMEnvironment) and env.auto_requeue is False
+
+
+# --------------------------------------------------------------------------------------------
+# optimiser choice, gradient clipping, monitored quantity, minimum epochs
+# --------------------------------------------------------------------------------------------
+def _opt_task(net, **kwargs) -> RegressionTask:
+    return RegressionTask(net, learning_rate=0.1, lr_factor=0.5, lr_patience=1, min_lr=0.0, **kwargs)
+
+
+def test_default_optimizer_is_adam_and_leaves_the_fingerprint_as_before():
+    from eoml.core.training import OPTIMIZER_DEFAULTS, _fingerprint
+
+    task = _opt_task(_Net())
+    assert task.optimizer_settings() == OPTIMIZER_DEFAULTS == {"optimizer": "adam", "momentum": 0.0,
+                                                               "weight_decay": 0.0}
+    opt = task.configure_optimizers()["optimizer"]
+    assert type(opt) is torch.optim.Adam and opt.defaults["weight_decay"] == 0 and opt.defaults["lr"] == 0.1
+    # defaults add nothing to the checkpoint fingerprint: checkpoints of earlier runs still resume
+    fp = _fingerprint(task, TRAINING, 0, None, {"monitor": "val_loss", "gradient_clip_val": None,
+                                                "min_epochs": None})
+    assert set(fp) == {"training", "seed", "task", "model", "extra"}
+    changed = _fingerprint(_opt_task(_Net(), optimizer="sgd", momentum=0.9), TRAINING, 0, None,
+                           {"monitor": "val_acc", "gradient_clip_val": 1.0, "min_epochs": None})
+    assert changed["optimizer"] == {"optimizer": "sgd", "momentum": 0.9}
+    assert changed["run"] == {"monitor": "val_acc", "gradient_clip_val": 1.0}
+
+
+@pytest.mark.parametrize("name, cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
+                                       ("nadam", torch.optim.NAdam), ("sgd", torch.optim.SGD),
+                                       ("adamax", torch.optim.Adamax)])
+def test_each_optimizer_is_torchs_class_with_the_settings(name, cls):
+    opt = _opt_task(_Net(), optimizer=name, weight_decay=0.01).configure_optimizers()["optimizer"]
+    assert type(opt) is cls and opt.defaults["lr"] == 0.1 and opt.defaults["weight_decay"] == 0.01
+
+
+def test_sgd_with_momentum_makes_torchs_own_sgd_update():
+    torch.manual_seed(0)
+    net = _Net(dropout=0.0)
+    ref, plain = _Net(dropout=0.0), _Net(dropout=0.0)
+    ref.load_state_dict(net.state_dict())
+    plain.load_state_dict(net.state_dict())
+    task = _opt_task(net, optimizer="sgd", momentum=0.9)
+    opt = task.configure_optimizers()["optimizer"]
+    assert type(opt) is torch.optim.SGD and opt.defaults["momentum"] == 0.9
+    ref_opt = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+    plain_opt = torch.optim.SGD(plain.parameters(), lr=0.1)
+    x, y = torch.randn(16, 3), torch.randn(16)
+    for _ in range(3):
+        for model, optimizer in ((net, opt), (ref, ref_opt), (plain, plain_opt)):
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+    assert _same(_weights(net), _weights(ref))
+    assert not _same(_weights(net), _weights(plain))  # the momentum was used
+
+
+def test_bad_optimizer_settings():
+    with pytest.raises(ConfigError, match="optimizer: 'rmsprop' is not one of"):
+        _opt_task(_Net(), optimizer="rmsprop")
+    with pytest.raises(ConfigError, match="momentum: 0.9 is SGD's"):
+        _opt_task(_Net(), optimizer="adam", momentum=0.9)
+    with pytest.raises(ConfigError, match="must not be negative"):
+        _opt_task(_Net(), optimizer="sgd", weight_decay=-1.0)
+    with pytest.raises(ConfigError, match="monitor: 'val_f2'"):
+        run_training(_task(), _Data(), run_dir="unused", ckpt_dir="unused", training_cfg=TRAINING, seed=0,
+                     monitor="val_f2")
+    with pytest.raises(ConfigError, match="must be positive"):
+        run_training(_task(), _Data(), run_dir="unused", ckpt_dir="unused", training_cfg=TRAINING, seed=0,
+                     gradient_clip_val=0.0)
+
+
+class _NormRecorder(RegressionTask):
+    """Records the global gradient norm each optimiser step used (after any clipping)."""
+
+    def configure_optimizers(self):
+        conf = super().configure_optimizers()
+        self.norms = []
+
+        def record(optimizer, args, kwargs):
+            grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            self.norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+
+        conf["optimizer"].register_step_post_hook(record)
+        return conf
+
+
+def test_gradient_clipping_bounds_the_gradient_norm(tmp_path):
+    cfg = {**TRAINING, "max_epochs": 2}
+    norms = {}
+    for clip in (None, 0.05):
+        seed_everything(0)
+        task = _NormRecorder.from_config(_Net(), cfg)
+        run_training(task, _Data(), run_dir=tmp_path / f"r{clip}", ckpt_dir=tmp_path / f"c{clip}", training_cfg=cfg,
+                     seed=0, gradient_clip_val=clip)
+        norms[clip] = np.array(task.norms)
+    assert len(norms[None]) == len(norms[0.05]) == 2 * 4  # 120 samples in batches of 32, 2 epochs
+    assert norms[None].max() > 1.0  # unclipped gradients are far larger than the bound
+    assert norms[0.05].max() <= 0.05 * (1 + 1e-5)
+    assert np.allclose(norms[0.05], 0.05, rtol=1e-4)  # rescaled onto the bound, not zeroed
+
+
+class _Table(nn.Module):
+    """Logits looked up per sample index: a classifier whose every prediction a test sets."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.table = nn.Parameter(torch.zeros(n, 2))
+
+    def forward(self, i):
+        return self.table[i]
+
+
+def _scripted_logits() -> dict[int, torch.Tensor]:
+    labels = torch.tensor([0] * 5 + [1] * 5)
+    sign = 2.0 * labels - 1.0  # margin m > 0 on the true class: logits (-m/2, m/2) * sign
+
+    def logits(margins):
+        m = torch.tensor(margins) * sign
+        return torch.stack([-m / 2, m / 2], 1)
+
+    return {
+        0: torch.zeros(10, 2),                                # all class 0: acc 0.5, loss log 2
+        1: logits([1.0] * 8 + [-1.0] * 2),                    # acc 0.8, soft: the lowest loss
+        2: logits([1.0] * 9 + [-50.0]),                       # acc 0.9, one confident error: loss ~5
+        3: torch.zeros(10, 2),
+    }
+
+
+def test_monitor_val_acc_keeps_the_epoch_of_best_accuracy(tmp_path):
+    from eoml.core.tasks import ClassificationTask
+
+    script = _scripted_logits()
+
+    class Scripted(ClassificationTask):
+        def on_train_epoch_start(self):
+            super().on_train_epoch_start()
+            with torch.no_grad():
+                self.model.table.copy_(script[self.current_epoch])
+
+    data = TensorDataset(torch.arange(10), torch.tensor([0] * 5 + [1] * 5))
+    cfg = {**TRAINING, "max_epochs": 4, "batch_size": 10, "learning_rate": 0.0}
+    best = {}
+    for monitor in ("val_loss", "val_acc"):
+        seed_everything(0)
+        task = Scripted.from_config(_Table(10), cfg, num_classes=2, optimizer="sgd")
+        result = run_training(task, DataModule(data, data, batch_size=10, seed=0), run_dir=tmp_path / f"r_{monitor}",
+                              ckpt_dir=tmp_path / f"c_{monitor}", training_cfg=cfg, seed=0, monitor=monitor,
+                              history_columns=["val_acc"])
+        assert result.history["val_acc"].tolist() == pytest.approx([0.5, 0.8, 0.9, 0.5])
+        best[monitor] = result.best_epoch
+        assert torch.equal(result.weights["table"], script[result.best_epoch])
+    assert best == {"val_loss": 1, "val_acc": 2}
+
+
+def test_min_epochs_holds_early_stopping_back(tmp_path):
+    cfg = {**TRAINING, "max_epochs": 6, "early_stopping_patience": 0}
+    epochs = {}
+    for min_epochs in (None, 5):
+        seed_everything(0)
+        task = _Diverging.from_config(_Net(), cfg)
+        epochs[min_epochs] = run_training(task, _Data(), run_dir=tmp_path / f"r{min_epochs}",
+                                          ckpt_dir=tmp_path / f"c{min_epochs}", training_cfg=cfg, seed=0,
+                                          min_epochs=min_epochs).epochs_run
+    assert epochs[None] < 5 <= epochs[5]
+
+
+def test_changed_optimizer_or_run_option_restarts_training(tmp_path, caplog):
+    dirs = {"run_dir": tmp_path / "run", "ckpt_dir": tmp_path / "ckpt"}
+    fit(_task(), _Data(), training_cfg=TRAINING, seed=0, **dirs)
+    for kwargs, options in (({"optimizer": "sgd", "momentum": 0.9}, {}), ({}, {"gradient_clip_val": 1.0}),
+                            ({}, {"monitor": "val_loss", "min_epochs": 2})):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="eoml.core.training"):
+            fit(_task(**kwargs), _Data(), training_cfg=TRAINING, seed=0, **options, **dirs)
+        assert "training from scratch" in caplog.text and "already complete" not in caplog.text
+    caplog.clear()  # the same options again: complete, nothing trains
+    with caplog.at_level(logging.INFO, logger="eoml.core.training"):
+        fit(_task(), _Data(), training_cfg=TRAINING, seed=0, monitor="val_loss", min_epochs=2, **dirs)
+    assert "training already complete" in caplog.text

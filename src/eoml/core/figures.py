@@ -35,19 +35,20 @@ __all__ = ["confusion_matrices_figure", "confusion_panel", "loss_curves_figure"]
 # confusion matrices
 # --------------------------------------------------------------------------------------------
 def confusion_panel(ax, matrix: np.ndarray, class_names: Sequence[str], *, cmap: str = "Blues",
-                    text_threshold: float = 0.55, fontsize: float = 7.5):
+                    text_threshold: float = 0.55, fontsize: float = 7.5, annotate: bool = True):
     """Draw one row-normalised confusion matrix (fractions 0–1) on ``ax`` in percent.
 
-    Cells hold ``"xx.x %"`` (white text above ``text_threshold``); NaN cells (an empty reference
-    class) are left blank. Ticks carry ``class_names`` (rows = reference, columns = prediction).
-    Returns the image (for a colour bar, 0–100 %).
+    Cells hold ``"xx.x %"`` (white text above ``text_threshold``; none with ``annotate=False``,
+    for matrices of many classes); NaN cells (an empty reference class) are left blank. Ticks
+    carry ``class_names`` (rows = reference, columns = prediction). Returns the image (for a
+    colour bar, 0–100 %).
     """
     m = np.asarray(matrix, dtype=np.float64)
     k = len(class_names)
     if m.shape != (k, k):
         raise ValueError(f"confusion matrix of shape {m.shape} for {k} class names")
     image = ax.imshow(100 * m, cmap=cmap, vmin=0, vmax=100)
-    for a in range(k):
+    for a in range(k if annotate else 0):
         for b in range(k):
             if np.isfinite(m[a, b]):
                 ax.text(b, a, f"{100 * m[a, b]:.1f} %", ha="center", va="center",

@@ -26,8 +26,15 @@ Definitions follow scikit-learn with explicit ``labels`` and ``zero_division=0``
 
 If no pixel is valid every score is NaN (not 0: there is nothing to score).
 
+Whole-sample classification (:func:`classification_scores`: accuracy, macro F1, Cohen's kappa,
+per-class precision / recall / F1) uses the same confusion matrix; with ``labels=None`` the labels
+are those present in either array, as scikit-learn's defaults, so the scores equal
+``accuracy_score``, ``f1_score(average="macro")`` and ``cohen_kappa_score``
+(tests/core/test_metrics_classification.py).
+
 References: Everingham et al. (2010) "The PASCAL visual object classes (VOC) challenge", IJCV
-(IoU); scikit-learn's ``sklearn.metrics`` documentation.
+(IoU); Cohen (1960) "A coefficient of agreement for nominal scales", Educ. Psychol. Meas. (kappa);
+scikit-learn's ``sklearn.metrics`` documentation.
 """
 
 from __future__ import annotations
@@ -226,3 +233,57 @@ def segmentation_scores(
     return scores_from_confusion(
         confusion_counts(y_true, y_pred, labels=labels, ignore=ignore)
     )
+
+
+def classification_scores(
+    y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """Accuracy, macro F1, Cohen's kappa and per-class scores of two label arrays of one shape.
+
+    ``labels`` defaults to the sorted labels present in ``y_true`` or ``y_pred`` (scikit-learn's
+    default); given explicitly, a class absent from both arrays still counts in the macro mean
+    (with F1 0) and any other value raises ``ValueError`` (:func:`confusion_counts`).
+
+    Returns ``accuracy`` (ΣTP / n), ``f1_macro`` (unweighted mean of the per-class F1, 0 for a
+    class never predicted nor present), ``kappa`` ((p_o − p_e) / (1 − p_e) with p_e from the row
+    and column sums; NaN when p_e = 1, as scikit-learn), ``precision_per_class``,
+    ``recall_per_class``, ``f1_per_class`` (zero_division = 0), ``labels``, ``counts`` (rows =
+    reference) and ``n_samples``. Every score is NaN when the arrays are empty.
+    """
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if labels is None:
+        labels = np.union1d(y_true.ravel(), y_pred.ravel())
+    lab = np.asarray(labels)
+    nan = float("nan")
+    if lab.size == 0:
+        if y_true.shape != y_pred.shape:
+            raise ValueError(f"y_true and y_pred differ in shape: {y_true.shape} vs {y_pred.shape}")
+        empty = np.zeros(0)
+        return {"accuracy": nan, "f1_macro": nan, "kappa": nan, "precision_per_class": empty,
+                "recall_per_class": empty, "f1_per_class": empty, "labels": lab,
+                "counts": np.zeros((0, 0), dtype=np.int64), "n_samples": 0}  # fmt: skip
+    cm = confusion_counts(y_true, y_pred, labels=lab)
+    n = float(cm.sum())
+    tp = np.diag(cm).astype(np.float64)
+    support = cm.sum(axis=1).astype(np.float64)
+    predicted = cm.sum(axis=0).astype(np.float64)
+    f1 = _safe_div(2 * tp, support + predicted)
+    if n == 0:
+        accuracy = f1_macro = kappa = nan
+    else:
+        accuracy = float(tp.sum() / n)
+        f1_macro = float(f1.mean())
+        expected = float(np.dot(support, predicted)) / (n * n)
+        kappa = float((accuracy - expected) / (1.0 - expected)) if expected < 1.0 else nan
+    return {
+        "accuracy": accuracy,
+        "f1_macro": f1_macro,
+        "kappa": kappa,
+        "precision_per_class": _safe_div(tp, predicted),
+        "recall_per_class": _safe_div(tp, support),
+        "f1_per_class": f1,
+        "labels": lab,
+        "counts": cm,
+        "n_samples": int(n),
+    }

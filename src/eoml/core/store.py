@@ -110,9 +110,11 @@ def provenance_attrs(sources: Iterable[str | os.PathLike] = (), config: Any = No
 
 
 def _needs_units(var: xr.Variable) -> bool:
-    """Datetimes and timedeltas get their CF units from the time encoding; labels have none."""
+    """Datetimes and timedeltas get their CF units from the time encoding; labels (strings of any
+    kind: fixed-width, object, or NumPy's variable-width StringDType that a store reads back) and
+    booleans have none."""
     kind = var.dtype.kind
-    return kind not in ("M", "m", "U", "S", "O", "b")
+    return kind not in ("M", "m", "U", "S", "O", "T", "b")
 
 
 def check_cf(ds: xr.Dataset) -> None:
@@ -309,13 +311,19 @@ def open_store(path: str | os.PathLike) -> xr.Dataset:
 
     Raises :class:`InputFileError` naming ``path`` when it is missing or not a readable store.
     """
+    return _open_zarr(path, "store", lambda p: xr.open_zarr(p, consolidated=True))
+
+
+def _open_zarr(path: str | os.PathLike, what: str, opener):
+    """``opener(path)`` on an existing Zarr store (consolidated-metadata warning silenced); a
+    missing or unreadable store is an :class:`InputFileError` naming ``path``."""
     path = Path(path)
     if not path.exists():
-        raise InputFileError(path, "store does not exist")
+        raise InputFileError(path, f"{what} does not exist")
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
-            return xr.open_zarr(path, consolidated=True)
+            return opener(path)
     except Exception as exc:  # zarr raises many types for a broken store
         raise InputFileError(
             path, f"not a readable Zarr store with consolidated metadata ({type(exc).__name__}: {exc})"
@@ -394,16 +402,8 @@ def open_collection(path: str | os.PathLike) -> xr.DataTree:
     Zarr store, or not a collection (no ``groups`` root attribute, or a listed group missing).
     """
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "collection store does not exist")
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_CONSOLIDATED_WARNING)
-            tree = xr.open_datatree(path, engine="zarr", consolidated=True, chunks={})
-    except Exception as exc:  # zarr raises many types for a broken store
-        raise InputFileError(
-            path, f"not a readable Zarr store with consolidated metadata ({type(exc).__name__}: {exc})"
-        ) from exc
+    tree = _open_zarr(path, "collection store",
+                      lambda p: xr.open_datatree(p, engine="zarr", consolidated=True, chunks={}))
     names = tree.attrs.get(_GROUPS_ATTR)
     if not isinstance(names, list) or not names:
         raise InputFileError(path, f"not a collection: no {_GROUPS_ATTR!r} root attribute naming its groups")

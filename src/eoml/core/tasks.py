@@ -2,7 +2,9 @@
 triplet embeddings, on :class:`eoml.core.training.BaseTask` and torchmetrics.
 
 Every task wraps a plain ``nn.Module`` (``task.model``) and inherits from
-:class:`~eoml.core.training.BaseTask` the optimiser (Adam + ``ReduceLROnPlateau`` on ``val_loss``),
+:class:`~eoml.core.training.BaseTask` the optimiser (Adam by default, or SGD with momentum, AdamW,
+NAdam, Adamax: its ``optimizer`` / ``momentum`` / ``weight_decay`` keywords; ``ReduceLROnPlateau``
+on ``val_loss``),
 the per-epoch ``train_loss`` / ``val_loss`` / ``lr`` logging and :meth:`~eoml.core.training.
 BaseTask.from_config`; a task adds its loss (:meth:`compute_loss`) and epoch-level metrics computed
 with torchmetrics, logged as ``train_<name>`` during training and ``val_<name>`` during validation

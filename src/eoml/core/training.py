@@ -1,7 +1,8 @@
 """Lightning training engine shared by every eoml study.
 
 * :func:`seed_everything` — one call that makes a CPU run bitwise reproducible.
-* :class:`BaseTask` — a ``LightningModule`` around a plain ``nn.Module``: Adam +
+* :class:`BaseTask` — a ``LightningModule`` around a plain ``nn.Module``: Adam (or the
+  ``optimizer`` named: :data:`OPTIMIZERS`, with ``momentum`` and ``weight_decay``) +
   ``ReduceLROnPlateau`` on ``val_loss``; logs ``train_loss``, ``val_loss`` and ``lr`` once per
   epoch. Studies subclass it and override :meth:`BaseTask.compute_loss`.
   :class:`RegressionTask` is the MSE regression case.
@@ -9,7 +10,9 @@
   (:class:`EpochShuffleSampler`, or :class:`SeededEpochSampler` when samples draw their own
   random crops / augmentations) and deterministic single-process loaders.
 * :func:`run_training` — trains a task with early stopping, keeps ``best.ckpt`` and ``last.ckpt``
-  in ``ckpt_dir``, resumes a killed job from ``last.ckpt``, writes CSV + TensorBoard logs and
+  in ``ckpt_dir`` (best by ``monitor``: lowest ``val_loss`` by default, or highest ``val_acc``;
+  optional gradient clipping by norm and a minimum number of epochs), resumes a killed job from
+  ``last.ckpt``, writes CSV + TensorBoard logs and
   ``history.csv`` under ``run_dir`` (for the user), and returns a :class:`TrainingResult`: the
   *best* validation epoch's weights (also left in the task), the per-epoch history as a
   ``DataFrame`` and the best epoch.
@@ -24,8 +27,10 @@ have. Checkpoints are written atomically (temporary file + rename), so a job kil
 leaves a loadable ``last.ckpt``.
 
 A checkpoint directory is only ever resumed by a job with the same settings: ``run_training`` stores a
-fingerprint (training settings, seed, task and model architecture, plus whatever the caller adds,
-e.g. a digest of the input store) in ``ckpt_dir/fingerprint.json`` and starts afresh, wiping old
+fingerprint (training settings, seed, task and model architecture, the optimiser, monitor, clipping
+and minimum epochs where they differ from the defaults — so a fingerprint of the defaults is the
+one written before these options existed — plus whatever the caller adds, e.g. a digest of the
+input store) in ``ckpt_dir/fingerprint.json`` and starts afresh, wiping old
 checkpoints and logs, when it differs. When a previous job with the same fingerprint finished
 (``ckpt_dir/complete.json``), training is skipped and the best checkpoint is loaded.
 """
@@ -71,6 +76,22 @@ TRAINING_KEYS = ("max_epochs", "batch_size", "learning_rate", "early_stopping_pa
                  "lr_factor", "min_lr")
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "lr"]
+
+#: Optimisers of :class:`BaseTask` (``optimizer=``): the torch class of each name.
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "nadam": torch.optim.NAdam,
+    "sgd": torch.optim.SGD,
+    "adamax": torch.optim.Adamax,
+}
+#: :class:`BaseTask`'s optimiser keywords and their defaults (Adam without weight decay).
+OPTIMIZER_DEFAULTS = {"optimizer": "adam", "momentum": 0.0, "weight_decay": 0.0}
+
+#: Quantities :func:`run_training` can monitor (best checkpoint, early stopping) and their direction.
+MONITOR_MODES = {"val_loss": "min", "val_acc": "max"}
+#: :func:`run_training`'s run options and their defaults.
+RUN_DEFAULTS = {"monitor": "val_loss", "gradient_clip_val": None, "min_epochs": None}
 
 _FINGERPRINT = "fingerprint.json"
 _COMPLETE = "complete.json"
@@ -219,6 +240,14 @@ class BaseTask(lightning.LightningModule):
 
     Subclasses implement :meth:`compute_loss` (``batch -> scalar loss``); the optimiser, the
     learning-rate schedule and the logging are shared.
+
+    Optimiser: ``optimizer`` names a torch optimiser (:data:`OPTIMIZERS`: ``adam`` — the default —,
+    ``adamw``, ``nadam``, ``sgd``, ``adamax``) built over all of ``model``'s parameters (frozen ones
+    have no gradient and are skipped by torch, so unfreezing later needs no new optimiser) with
+    ``lr=learning_rate`` and ``weight_decay`` passed as given (so ``adamw`` decays only when asked,
+    not with torch's 0.01 default); ``momentum`` is SGD's (heavy-ball, as Keras' ``SGD(momentum)``)
+    and must be 0 for the others, whose moment estimates are their own. Defaults: Adam, momentum
+    0, weight decay 0 (the optimiser every study used before the option existed).
     """
 
     def __init__(
@@ -230,15 +259,31 @@ class BaseTask(lightning.LightningModule):
         lr_factor: float,
         lr_patience: int,
         min_lr: float,
+        optimizer: str = OPTIMIZER_DEFAULTS["optimizer"],
+        momentum: float = OPTIMIZER_DEFAULTS["momentum"],
+        weight_decay: float = OPTIMIZER_DEFAULTS["weight_decay"],
     ):
         super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer: {optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if float(momentum) < 0 or float(weight_decay) < 0:
+            raise ConfigError(f"momentum ({momentum}) and weight_decay ({weight_decay}) must not be negative")
+        if float(momentum) and optimizer != "sgd":
+            raise ConfigError(f"momentum: {momentum} is SGD's; optimizer {optimizer!r} takes momentum 0")
         self.model = model
         self.loss = loss if loss is not None else nn.MSELoss()
         self.learning_rate = float(learning_rate)
         self.lr_factor = float(lr_factor)
         self.lr_patience = int(lr_patience)
         self.min_lr = float(min_lr)
+        self.optimizer_name = str(optimizer)
+        self.momentum = float(momentum)
+        self.weight_decay = float(weight_decay)
         self.save_hyperparameters(ignore=["model", "loss"])
+
+    def optimizer_settings(self) -> dict[str, Any]:
+        """``{"optimizer", "momentum", "weight_decay"}`` of this task (see :data:`OPTIMIZER_DEFAULTS`)."""
+        return {"optimizer": self.optimizer_name, "momentum": self.momentum, "weight_decay": self.weight_decay}
 
     @classmethod
     def from_config(cls, model: nn.Module, training_cfg: Mapping[str, Any], **kwargs) -> BaseTask:
@@ -286,7 +331,9 @@ class BaseTask(lightning.LightningModule):
         self.log("lr", float(optimizer.param_groups[0]["lr"]), on_step=False, on_epoch=True)
 
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.learning_rate)
+        extra = {"momentum": self.momentum} if self.optimizer_name == "sgd" else {}
+        optimizer = OPTIMIZERS[self.optimizer_name](self.model.parameters(), lr=self.learning_rate,
+                                                    weight_decay=self.weight_decay, **extra)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=self.lr_factor, patience=self.lr_patience, min_lr=self.min_lr
         )
@@ -350,14 +397,26 @@ def _load_ckpt(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-def _fingerprint(task: BaseTask, training_cfg: Mapping, seed: int, extra: Any) -> dict:
-    return {
+def _fingerprint(task: BaseTask, training_cfg: Mapping, seed: int, extra: Any,
+                 run_options: Mapping[str, Any] | None = None) -> dict:
+    """What a checkpoint directory is resumed for. The optimiser and run options enter only where
+    they differ from their defaults, so the defaults give the fingerprint (and digest) written
+    before these options existed: checkpoints of earlier runs still resume."""
+    fingerprint = {
         "training": dict(training_cfg),
         "seed": int(seed),
         "task": type(task).__qualname__,
         "model": repr(task.model),
         "extra": extra,
     }
+    settings = task.optimizer_settings() if hasattr(task, "optimizer_settings") else {}
+    optimizer = {k: v for k, v in settings.items() if v != OPTIMIZER_DEFAULTS[k]}
+    if optimizer:
+        fingerprint["optimizer"] = optimizer
+    run = {k: v for k, v in (run_options or {}).items() if v != RUN_DEFAULTS[k]}
+    if run:
+        fingerprint["run"] = run
+    return fingerprint
 
 
 def _wipe(run_dir: Path, ckpt_dir: Path) -> None:
@@ -527,24 +586,43 @@ def run_training(
     seed: int,
     fingerprint: Any = None,
     history_columns: Sequence[str] = (),
+    monitor: str = RUN_DEFAULTS["monitor"],
+    gradient_clip_val: float | None = RUN_DEFAULTS["gradient_clip_val"],
+    min_epochs: int | None = RUN_DEFAULTS["min_epochs"],
 ) -> TrainingResult:
     """Train ``task`` on ``datamodule``; return the best weights, the history and the best epoch.
 
     ``training_cfg`` is a validated ``training`` section (every key of :data:`TRAINING_KEYS`).
-    ``ckpt_dir`` receives ``best.ckpt`` (lowest ``val_loss``) and ``last.ckpt`` (end of the
-    latest epoch); keep it outside any output a workflow manager deletes on failure. If
-    ``ckpt_dir/last.ckpt`` exists and was written with the same settings (``training_cfg``,
-    ``seed``, model architecture and the caller's ``fingerprint``, any JSON-able object), training
-    continues from it; if that run had finished, training is skipped. ``run_dir`` receives the CSV
-    (``csv/version_N``) and TensorBoard logs, ``history.csv`` and ``best_epoch.txt`` (for the user;
-    the caller gets them in the result). ``history_columns`` are extra epoch-level metrics the
-    task logs (e.g. ``val_acc``).
+    ``ckpt_dir`` receives ``best.ckpt`` (the best epoch by ``monitor``: lowest ``val_loss``, the
+    default, or highest ``val_acc`` — a task that logs it, e.g. a classification task; of equal
+    values the earliest epoch is kept) and ``last.ckpt`` (end of the latest epoch); keep it
+    outside any output a workflow manager deletes on failure. Early stopping watches the same
+    quantity (``early_stopping_patience`` epochs without improvement); the learning-rate plateau
+    schedule stays on ``val_loss`` (:class:`BaseTask`). ``gradient_clip_val`` (default none)
+    rescales each step's gradients so that their global L2 norm (all parameters together,
+    :func:`torch.nn.utils.clip_grad_norm_`) is at most that value; ``min_epochs`` (default none)
+    lets early stopping end the run only after that many epochs. If ``ckpt_dir/last.ckpt`` exists
+    and was written with the same settings (``training_cfg``, ``seed``, model architecture, the
+    task's optimiser, ``monitor``, ``gradient_clip_val``, ``min_epochs`` and the caller's
+    ``fingerprint``, any JSON-able object), training continues from it; if that run had finished,
+    training is skipped. ``run_dir`` receives the CSV (``csv/version_N``) and TensorBoard logs,
+    ``history.csv`` and ``best_epoch.txt`` (for the user; the caller gets them in the result).
+    ``history_columns`` are extra epoch-level metrics the task logs (e.g. ``val_acc``).
 
     On return the task holds the weights of the best validation epoch.
     """
     cfg = training_settings(training_cfg)
+    if monitor not in MONITOR_MODES:
+        raise ConfigError(f"monitor: {monitor!r} is not one of {', '.join(MONITOR_MODES)}")
+    if gradient_clip_val is not None and not float(gradient_clip_val) > 0:
+        raise ConfigError(f"gradient clipping: the norm bound must be positive (got {gradient_clip_val})")
+    if min_epochs is not None and int(min_epochs) < 0:
+        raise ConfigError(f"min_epochs must not be negative (got {min_epochs})")
+    options = {"monitor": str(monitor),
+               "gradient_clip_val": None if gradient_clip_val is None else float(gradient_clip_val),
+               "min_epochs": None if min_epochs is None else int(min_epochs)}
     run_dir, ckpt_dir = Path(run_dir), Path(ckpt_dir)
-    state, ckpt, ckpt_epoch = _prepare(run_dir, ckpt_dir, _fingerprint(task, cfg, seed, fingerprint))
+    state, ckpt, ckpt_epoch = _prepare(run_dir, ckpt_dir, _fingerprint(task, cfg, seed, fingerprint, options))
 
     if state == "complete":
         log.info("%s: training already complete with these settings; loading the best checkpoint", ckpt_dir)
@@ -553,7 +631,7 @@ def run_training(
         if state == "resume":
             log.info("resuming training from %s (epoch %d done)", ckpt, ckpt_epoch)
         seed_everything(seed)
-        best = _run_trainer(task, datamodule, run_dir, ckpt_dir, cfg, seed, ckpt)
+        best = _run_trainer(task, datamodule, run_dir, ckpt_dir, cfg, seed, ckpt, **options)
 
     best_ckpt = _load_ckpt(best)
     task.load_state_dict(best_ckpt["state_dict"])
@@ -580,11 +658,15 @@ def train_task(
     sample_salt: int | None = None,
     avoid_single_batch: bool = False,
     history_columns: Sequence[str] = (),
+    monitor: str = RUN_DEFAULTS["monitor"],
+    gradient_clip_val: float | None = RUN_DEFAULTS["gradient_clip_val"],
+    min_epochs: int | None = RUN_DEFAULTS["min_epochs"],
 ) -> TrainingResult:
     """:func:`run_training` on a train and a validation dataset: the :class:`DataModule` (batch size
     of ``training_cfg``, the ``(seed, epoch)`` shuffle, ``sample_salt`` and ``avoid_single_batch``
-    as there) is built here; the logs go to ``run_dir`` (default ``ckpt_dir/logs``). Logs the
-    model's parameter count and the dataset sizes."""
+    as there) is built here; the logs go to ``run_dir`` (default ``ckpt_dir/logs``); ``monitor``,
+    ``gradient_clip_val`` and ``min_epochs`` as for :func:`run_training`. Logs the model's
+    parameter count and the dataset sizes."""
     log.info("%s: %d parameters (%d trainable); %d train / %d validation samples",
              type(task.model).__name__, count_parameters(task.model), count_parameters(task.model, True),
              len(train), len(val))
@@ -592,16 +674,34 @@ def train_task(
                             avoid_single_batch=avoid_single_batch)
     return run_training(task, datamodule, run_dir=Path(ckpt_dir) / "logs" if run_dir is None else run_dir,
                         ckpt_dir=ckpt_dir, training_cfg=training_cfg, seed=seed, fingerprint=fingerprint,
-                        history_columns=history_columns)
+                        history_columns=history_columns, monitor=monitor, gradient_clip_val=gradient_clip_val,
+                        min_epochs=min_epochs)
+
+
+def _cluster_environment() -> list:
+    """Inside a SLURM job: Lightning's SLURM environment *without* its auto-requeue. A cancelled,
+    pre-empted or timed-out job is resubmitted by the workflow manager (Snakemake's ``retries``)
+    and resumes from its last checkpoint; Lightning's own ``scontrol requeue`` would race with it."""
+    if "SLURM_NTASKS" not in os.environ or os.environ.get("SLURM_JOB_NAME") in ("bash", "interactive"):
+        return []  # Lightning's own test (SLURMEnvironment.detect), without its srun warnings
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    with warnings.catch_warnings():
+        # "srun is available but not used": Snakemake's SLURM executor runs each job as a batch
+        # script on purpose (one process, one device)
+        warnings.filterwarnings("ignore", message=r".*srun.*")
+        return [SLURMEnvironment(auto_requeue=False)]
 
 
 def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, seed: int,
-                 resume_from: Path | None) -> Path:
+                 resume_from: Path | None, *, monitor: str = RUN_DEFAULTS["monitor"],
+                 gradient_clip_val: float | None = None, min_epochs: int | None = None) -> Path:
     on_gpu = torch.cuda.is_available()
     det_enabled = torch.are_deterministic_algorithms_enabled()
     det_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    mode = MONITOR_MODES[monitor]
     checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="best", monitor="val_loss", mode="min", save_top_k=1,
+        dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
         save_last=False, enable_version_counter=False,
     )
     # Lightning >= 2.6 writes ``save_last`` only in epochs that also wrote a top-k checkpoint, so
@@ -609,7 +709,7 @@ def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, see
     last = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
                            enable_version_counter=False)
     callbacks = [
-        EarlyStopping(monitor="val_loss", mode="min", patience=int(cfg["early_stopping_patience"])),
+        EarlyStopping(monitor=monitor, mode=mode, patience=int(cfg["early_stopping_patience"])),
         checkpoint,
         last,
         TQDMProgressBar(refresh_rate=_progress_refresh_rate(datamodule)),
@@ -620,22 +720,19 @@ def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, see
         CSVLogger(save_dir=run_dir, name="csv", flush_logs_every_n_steps=1),
         TensorBoardLogger(save_dir=run_dir, name="tensorboard", default_hp_metric=False),
     ]
-    trainer = lightning.Trainer(
-        accelerator="auto",
-        devices=1,
-        max_epochs=int(cfg["max_epochs"]),
-        callbacks=callbacks,
-        logger=loggers,
-        # strict determinism on CPU; on a GPU some kernels have no deterministic variant
-        deterministic=True if not on_gpu else "warn",
-        default_root_dir=run_dir,
-        log_every_n_steps=1,
-        num_sanity_val_steps=0,
-        enable_progress_bar=True,
-        enable_model_summary=resume_from is None,
-        plugins=[_AtomicCheckpointIO()],
-    )
+    # options are passed only when set, so a default run builds the Trainer it always built
+    options: dict[str, Any] = {}
+    if gradient_clip_val is not None:
+        options.update(gradient_clip_val=float(gradient_clip_val), gradient_clip_algorithm="norm")
+    if min_epochs is not None:
+        options["min_epochs"] = int(min_epochs)
     with warnings.catch_warnings():
+        # on any machine with SLURM's client installed, Lightning warns that `srun` "is not used":
+        # eoml's jobs are one process on one device, submitted by the workflow manager
+        warnings.filterwarnings("ignore", message=r".*`srun` command is available.*")
+        trainer = _trainer(options, cfg, callbacks, loggers, on_gpu, run_dir, resume_from)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*`srun` command is available.*")
         warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
         # Lightning 2.6 internals on torch >= 2.10; nothing a user can act on
@@ -651,3 +748,22 @@ def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, see
     if not best.exists():
         raise RuntimeError(f"{ckpt_dir}: training finished without a best checkpoint")
     return best
+
+
+def _trainer(options, cfg, callbacks, loggers, on_gpu: bool, run_dir: Path, resume_from) -> lightning.Trainer:
+    return lightning.Trainer(
+        **options,
+        accelerator="auto",
+        devices=1,
+        max_epochs=int(cfg["max_epochs"]),
+        callbacks=callbacks,
+        logger=loggers,
+        # strict determinism on CPU; on a GPU some kernels have no deterministic variant
+        deterministic=True if not on_gpu else "warn",
+        default_root_dir=run_dir,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+        enable_progress_bar=True,
+        enable_model_summary=resume_from is None,
+        plugins=[_AtomicCheckpointIO(), *_cluster_environment()],
+    )

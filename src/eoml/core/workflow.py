@@ -94,10 +94,16 @@ def _closure(src: Path, roots: frozenset[str], package: str) -> tuple[str, ...]:
         seen[module] = path
         # importing a.b.c runs a/__init__.py and a/b/__init__.py first
         parents = [".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)]
-        tree = ast.parse(path.read_text(), filename=str(path))
         todo.extend(parents)
-        todo.extend(_imported_modules(tree, module, path.name == "__init__.py"))
+        todo.extend(_file_imports(path, module))
     return tuple(sorted(str(p) for p in seen.values()))
+
+
+@cache
+def _file_imports(path: Path, module: str) -> frozenset[str]:
+    """The modules one source file imports, parsed once per process (every step shares most files)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return frozenset(_imported_modules(tree, module, path.name == "__init__.py"))
 
 
 def _names_step(call: ast.AST, step: str) -> bool:

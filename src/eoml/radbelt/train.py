@@ -35,7 +35,7 @@ from eoml.core.config import canonical_json
 from eoml.core.data import Normalizer
 from eoml.core.errors import InputFileError
 from eoml.core.io import array_digest
-from eoml.core.store import write_store
+from eoml.core.store import open_store, write_store
 from eoml.core.training import (
     RegressionTask,
     save_training_outputs,
@@ -78,10 +78,7 @@ def _needed_vars(features: Mapping[str, Any]) -> list[str]:
 
 def open_radbelt_store(store_path: str | Path, variables=STORE_VARS) -> xr.Dataset:
     """The store's model variables, loaded into memory."""
-    try:
-        ds = xr.open_zarr(store_path)
-    except Exception as exc:  # noqa: BLE001 - zarr raises many types for a bad store
-        raise InputFileError(store_path, f"cannot open the radbelt store: {exc}") from exc
+    ds = open_store(store_path)
     missing = [v for v in variables if v not in ds]
     if missing:
         raise InputFileError(store_path, f"store lacks variable(s) {', '.join(missing)}")
