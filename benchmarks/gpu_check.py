@@ -228,7 +228,7 @@ def _predict_lst(net: nn.Module, spec: Mapping[str, Any], norm, factor: int, til
     coarse = 300.0 + 8.0 * rng.standard_normal((tile, tile))
     coarse[tile // 10: tile // 5, tile // 4: tile // 2] = np.nan  # a cloud
     ndvi = np.clip(0.4 + 0.2 * rng.standard_normal((tile * factor, tile * factor)), -0.2, 1.0)
-    model = SharpeningModel(net, spec, norm, factor, device=device)
+    model = SharpeningModel(net.to(device), spec, norm, factor)
     with _measure(device) as m:
         fine = model.sharpen(coarse, ndvi, factor)
     expected = (tile * factor, tile * factor)

@@ -56,7 +56,7 @@ def gpu_check():
 
 def test_schema_defaults_match_validation(gpu_check):
     # the script fills the schema's defaults itself (no jsonschema needed on the lent machine)
-    studies = ["radbelt", "lst", "seaice"]
+    studies = ["radbelt", "lst", "seaice", "scenes"]
     validated = validate_config({"studies": studies})
     defaults = gpu_check.schema_defaults()
     for name in studies:

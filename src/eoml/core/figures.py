@@ -70,7 +70,7 @@ def confusion_matrices_figure(
 ):
     """A grid of :func:`confusion_panel` keyed by ``(row name, column name)``.
 
-    Rows and columns are the sorted distinct names (e.g. models × test scenes); a missing pair
+    Rows and columns are the sorted distinct names (e.g. models × test images); a missing pair
     leaves its panel empty. The left column's ``y`` labels read ``"<row name>\\n<true_label>"``,
     the bottom row's ``x`` labels ``pred_label``, the top row's titles the column names.
     Returns ``(fig, axes)`` (axes a 2-D array).

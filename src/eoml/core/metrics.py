@@ -8,7 +8,7 @@ the data or the forecast simply drops that sample.
 Classification / segmentation (:func:`confusion_counts`, :func:`scores_from_confusion`,
 :func:`segmentation_scores`): every score is derived from one ``K × K`` confusion matrix built with
 :func:`numpy.bincount` over ``true_index * K + pred_index`` in chunks (bounded memory, one pass, no
-sorting), so whole scenes of 10^8 pixels and more are scored at once. Pixels whose reference *or*
+sorting), so whole images of 10^8 pixels and more are scored at once. Pixels whose reference *or*
 prediction equals ``ignore`` (land, no data, a border: e.g. 255 in the PASCAL VOC and AI4Arctic
 conventions) are dropped. Matrices of several images can be summed before scoring
 (:func:`confusion_counts` + :func:`scores_from_confusion`), which gives the pooled scores the
