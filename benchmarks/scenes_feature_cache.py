@@ -13,13 +13,13 @@ speed-up per epoch (the issue asks for >= 10x), and the one-off cost of the cach
 Run alone: ``.venv/bin/python benchmarks/scenes_feature_cache.py [--images 300 --size 64 --epochs 4
 --threads N]``. CPU by default (Lightning picks the training device itself).
 
-Measured 2026-11-30 on the 2-core development machine while other jobs ran (load 3-9, so the
-figures scatter by ~2x between runs), 1 torch thread, seconds per epoch without / with the cache:
-64 px, 6 epochs: shallow 0.91 / 0.098 (9.2x), intermediate 1.13 / 0.096 (11.7x), deep 1.69 / 0.154
-(11.0x); another 64 px run gave 6.5x / 22.5x / 7.9x. 128 px, 4 epochs: 5.5 / 0.125 (44x), 6.4 /
-0.083 (77x), 8.2 / 0.130 (63x). A cached epoch (7 + 1 batches of a small MLP) costs Lightning's
-per-step overhead only, so at 64 px the cheap shallow cut sits near 10x, and the speed-up grows
-with the image size (the base's cost) and the number of images per batch.
+Measured 2026-11-30 on the quiet 2-core development machine, 1 torch thread, seconds per epoch
+without / with the cache: 64 px, 4 epochs: shallow 0.531 / 0.044 (12.2x), intermediate 0.803 /
+0.045 (17.8x), deep 1.217 / 0.083 (14.7x), the cache itself 0.6-1.2 s once; 128 px, 3 epochs:
+84.7x, 106.2x, 56.7x (cache 4.5-7.6 s once). Under load (other jobs on both cores) the 64 px
+figures dropped to 6.5-9x for the shallow cut: a cached epoch (7 + 1 batches of a small MLP) costs
+Lightning's per-step overhead only, so the speed-up grows with the image size (the base's cost)
+and the number of images per batch.
 """
 
 from __future__ import annotations
