@@ -209,7 +209,7 @@ def planned_jobs(log_text: str) -> dict[str, int]:
     return counts
 
 
-def check_submissions(workdir: Path, faults: Faults) -> int:
+def check_submissions(workdir: Path) -> int:
     text = (workdir / "snakemake.log").read_text()
     submitted = SUBMITTED.findall(text)
     localrules = {"all"}
@@ -233,7 +233,7 @@ def check_submissions(workdir: Path, faults: Faults) -> int:
     return len(submitted)
 
 
-def check_resume(workdir: Path, faults: Faults) -> list[str]:
+def check_resume(workdir: Path) -> list[str]:
     lines = [line for line in (workdir / CANCEL_LOG).read_text().splitlines()
              if "resuming training from" in line or "best epoch" in line]
     if not any("resuming training from" in line for line in lines):
@@ -296,8 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"local run done in {t_local:.0f} s; SLURM run in {slurm}")
         t_slurm, faults = run_slurm(slurm)
         say(f"SLURM run done in {t_slurm:.0f} s; drain: {faults.drain}")
-        n_sbatch = check_submissions(slurm, faults)
-        check_resume(slurm, faults)
+        n_sbatch = check_submissions(slurm)
+        check_resume(slurm)
         check_commands(local, slurm)
         n_tables = check_tables(local, slurm)
         ok = True

@@ -1,5 +1,5 @@
 # scenes: the helpers of rules/scenes.smk (paths, config keys per step, input functions).
-from eoml.scenes.experiments import JOB_KEYS, dataset_names, jobs, source_job
+from eoml.scenes.experiments import dataset_names, jobs, source_job
 
 SC = config["scenes"]
 SC_OUT = RESULTS / "scenes"
@@ -46,8 +46,8 @@ def _scenes_sources():
 SC_SOURCES = _scenes_sources()
 
 
-def scenes_cfg(step, **extra):
-    return section_json("scenes", SC_KEYS[step], **extra)
+def scenes_cfg(step):
+    return section_json("scenes", SC_KEYS[step])
 
 
 def _job_wildcards(job):

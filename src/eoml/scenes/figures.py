@@ -382,7 +382,7 @@ def plot_best_gradcam(run_dirs: Iterable[PathLike], accuracy_csv: PathLike, stor
     labels_all = np.asarray(ds["label"].values)[test]
     # one image per class first, then the rest in store order
     first = [int(np.flatnonzero(labels_all == k)[0]) for k in np.unique(labels_all)]
-    order = first + [i for i in range(len(test)) if i not in set(first)]
+    order = first + sorted(set(range(len(test))) - set(first))
     chosen = np.sort(test[order[: int(n_images)]])
     images = np.asarray(ds["image"].isel(sample=chosen).values)
     labels = np.asarray(ds["label"].values)[chosen]

@@ -275,27 +275,27 @@ def _batched(fn, images: torch.Tensor, device: torch.device, batch: int = INFER_
     return torch.cat(out) if out else torch.zeros(0)
 
 
-def compute_features(net: SceneClassifier, images: torch.Tensor, device=None) -> torch.Tensor:
-    """Pooled base features ``(N, C)`` float32 of ``uint8`` images ``(N, 3, H, W)`` (eval mode,
-    no gradients; the model's mode and device are restored)."""
+def _in_eval(net: SceneClassifier, fn, images: torch.Tensor, device) -> torch.Tensor:
+    """``fn`` over ``uint8`` images in batches, with ``net`` in eval mode on ``device`` (no
+    gradients); the model's mode and device are restored."""
     device = select_device(device)
     was_training, was_on = net.training, next(net.parameters()).device
     net.eval().to(device)
     try:
-        return _batched(net.features, images, device)
+        return _batched(fn, images, device)
     finally:
         net.train(was_training).to(was_on)
+
+
+def compute_features(net: SceneClassifier, images: torch.Tensor, device=None) -> torch.Tensor:
+    """Pooled base features ``(N, C)`` float32 of ``uint8`` images ``(N, 3, H, W)`` (eval mode,
+    no gradients; the model's mode and device are restored)."""
+    return _in_eval(net, net.features, images, device)
 
 
 def predict_logits(net: SceneClassifier, images: torch.Tensor, device=None) -> torch.Tensor:
     """Logits ``(N, n_classes)`` of ``uint8`` images ``(N, 3, H, W)`` (eval mode, no gradients)."""
-    device = select_device(device)
-    was_training, was_on = net.training, next(net.parameters()).device
-    net.eval().to(device)
-    try:
-        return _batched(net, images, device)
-    finally:
-        net.train(was_training).to(was_on)
+    return _in_eval(net, net, images, device)
 
 
 def chance_accuracy(val_labels: np.ndarray) -> tuple[float, float]:
@@ -398,6 +398,12 @@ def load_classifier(path: str | Path, device: str | torch.device | None = None) 
 # --------------------------------------------------------------------------------------------
 # one attempt
 # --------------------------------------------------------------------------------------------
+def _core_training(training: Mapping[str, Any], learning_rate: float) -> dict[str, Any]:
+    """Core's ``training`` section (:data:`TRAINING_KEYS`) of a job: the scenes training keys with
+    the optimiser's (or a retry's) learning rate."""
+    return {**{k: training[k] for k in TRAINING_KEYS if k != "learning_rate"}, "learning_rate": learning_rate}
+
+
 @dataclass
 class _Attempt:
     info: dict[str, Any]
@@ -417,7 +423,7 @@ def _run_attempt(attempt: int, learning_rate: float, s: Mapping[str, Any], data:
     freeze_epochs = max_epochs // 2 if mode == "fine_tune" else None
     min_epochs = None if freeze_epochs is None else min(max_epochs,
                                                         freeze_epochs + int(training["early_stopping_patience"]))
-    settings = {**{k: training[k] for k in TRAINING_KEYS if k != "learning_rate"}, "learning_rate": learning_rate}
+    settings = _core_training(training, learning_rate)
 
     seed_everything(seed)  # every attempt starts from the same initial weights
     net = _build_network(s, data.n_classes, init_model)
@@ -500,8 +506,8 @@ def train_on_data(data: SceneData, out_dir: str | Path, ckpt_dir: str | Path, jo
     s = _settings(job, cfg)
     job = s["job"]
     out_dir, ckpt_dir, _, seed = training_job(
-        out_dir, ckpt_dir, {**{k: s["training"][k] for k in TRAINING_KEYS if k != "learning_rate"},
-                            "learning_rate": s["optimizer"]["learning_rate"]}, "scenes.training", job["seed"])
+        out_dir, ckpt_dir, _core_training(s["training"], s["optimizer"]["learning_rate"]), "scenes.training",
+        job["seed"])
     if data.image_size < min_image_size(job["backbone"]):
         raise ConfigError(f"image_size {data.image_size} px is below the {min_image_size(job['backbone'])} px "
                           f"that {job['backbone']} needs")
