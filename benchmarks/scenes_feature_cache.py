@@ -59,7 +59,7 @@ def config(cache: bool, epochs: int, batch: int) -> dict:
         "top": {"hidden": 512, "dropout": 0.5},
         "optimizers": {"adam": {"algorithm": "adam", "learning_rate": 1e-3, "momentum": 0.0, "clip_norm": None}},
         "training": {"max_epochs": epochs, "batch_size": batch, "early_stopping_patience": epochs, "lr_patience": epochs,
-                     "lr_factor": 0.5, "min_lr": 1e-6, "monitor": "val_acc"},
+                     "lr_factor": 0.5, "min_lr": 1e-6, "monitor": "val_acc", "mixed_precision": True},
         "feature_cache": cache,
         "collapse": {"retry": False, "lr_divisor": 10},
         "weights_path": None,

@@ -7,7 +7,7 @@ SC_DEMO_DIR = RESOURCES / "demo" / "scenes"
 # the config keys each scenes step reads
 SC_KEYS = {
     "demo": ["demo"],
-    "ingest": ["image_size", "on_bad_file", "split"],
+    "ingest": ["image_size", "max_image_size", "on_bad_file", "split"],
     "train": ["top", "training", "feature_cache", "collapse", "weights_path"],
     "baseline": ["baseline"],
 }

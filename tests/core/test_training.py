@@ -495,3 +495,21 @@ def test_changed_optimizer_or_run_option_restarts_training(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="eoml.core.training"):
         fit(_task(), _Data(), training_cfg=TRAINING, seed=0, monitor="val_loss", min_epochs=2, **dirs)
     assert "training already complete" in caplog.text
+
+
+def test_mixed_precision_picks_the_device_s_format_and_leaves_a_cpu_run_float32(tmp_path, monkeypatch, caplog):
+    from eoml.core.training import amp_precision
+
+    for bf16, expected in ((True, "bf16-mixed"), (False, "16-mixed")):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda bf16=bf16: bf16)
+        assert amp_precision(on_gpu=True) == expected
+    monkeypatch.undo()
+    weights = {}
+    for amp in (False, True):
+        seed_everything(0)
+        with caplog.at_level(logging.INFO, logger="eoml.core.training"):
+            weights[amp] = run_training(_task(), _Data(), run_dir=tmp_path / f"r{amp}", ckpt_dir=tmp_path / f"c{amp}",
+                                        training_cfg=TRAINING, seed=0, mixed_precision=amp).weights
+    assert "this run on the CPU stays float32" in caplog.text
+    assert weights[True].keys() == weights[False].keys()
+    assert all(torch.equal(weights[True][k], weights[False][k]) for k in weights[False])

@@ -13,10 +13,10 @@ from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.store import open_store, write_store
 from eoml.scenes import ingest
 from eoml.scenes.data import class_names, open_scene_store, split_indices
-from eoml.scenes.ingest import build_store, resize_image, split_counts, stratified_split
-from eoml.scenes.readers import read_image
+from eoml.scenes.ingest import build_store, native_size, resize_image, split_counts, stratified_split
+from eoml.scenes.readers import read_image, scan_dataset
 
-CFG = {"image_size": 16, "on_bad_file": "error", "split": {"train": 0.7, "val": 0.1, "test": 0.2, "seed": 0}}
+CFG = {"image_size": 16, "max_image_size": 256, "on_bad_file": "error", "split": {"train": 0.7, "val": 0.1, "test": 0.2, "seed": 0}}
 #: class -> (number of images, file suffix); names with spaces and non-ASCII letters
 CLASSES = {"crop fields": (10, ".png"), "forêt (old)": (7, ".jpg"), "water": (3, ".tif")}
 
@@ -175,8 +175,27 @@ def test_settings_errors(built, tmp_path):
             build_store("x", root, "folder", tmp_path / "x.zarr", {**CFG, "split": split})
     with pytest.raises(ConfigError, match="scenes.image_size"):
         build_store("x", root, "folder", tmp_path / "x.zarr", {**CFG, "image_size": 0})
-    with pytest.raises(ConfigError, match="missing key\\(s\\) on_bad_file"):
+    with pytest.raises(ConfigError, match="scenes.max_image_size"):
+        build_store("x", root, "folder", tmp_path / "x.zarr", {**CFG, "image_size": "native", "max_image_size": "big"})
+    with pytest.raises(ConfigError, match="missing key\\(s\\) max_image_size, on_bad_file"):
         build_store("x", root, "folder", tmp_path / "x.zarr", {"image_size": 8, "split": CFG["split"]})
+
+
+def test_native_size_is_the_most_common_short_side_within_bounds():
+    assert native_size([(100, 100)] * 3 + [(120, 96)] * 2, 256) == 100
+    assert native_size([(120, 96)] * 3 + [(100, 100)], 256) == 96  # short side of 96 x 120
+    assert native_size([(64, 64), (72, 72)], 256) == 72  # a tie: the larger
+    assert native_size([(600, 600)] * 4, 256) == 256  # AID shrunk to the cap
+    assert native_size([(28, 28)] * 4, 256) == 32  # the smallest network input
+    with pytest.raises(ValueError, match="no image sizes"):
+        native_size([], 256)
+
+
+def test_native_image_size_follows_the_images(built, tmp_path):
+    root, _, _ = built
+    ds_native = open_scene_store(build_store("n", root, "folder", tmp_path / "n.zarr", {**CFG, "image_size": "native"}))
+    sizes = scan_dataset(root, "folder").sizes
+    assert ds_native.attrs["image_size"] == native_size(sizes, 256) == ds_native.sizes["y"] == ds_native.sizes["x"]
 
 
 def test_open_scene_store_checks(built, tmp_path):

@@ -46,7 +46,7 @@ CFG = {
         "sgd_10": {"algorithm": "sgd", "learning_rate": 10.0, "momentum": 0.0, "clip_norm": None},
     },
     "training": {"max_epochs": 4, "batch_size": 8, "early_stopping_patience": 10, "lr_patience": 5,
-                 "lr_factor": 0.5, "min_lr": 1e-6, "monitor": "val_acc"},
+                 "lr_factor": 0.5, "min_lr": 1e-6, "monitor": "val_acc", "mixed_precision": True},
     "feature_cache": True,
     "collapse": {"retry": True, "lr_divisor": 10},
     "weights_path": None,

@@ -91,7 +91,7 @@ OPTIMIZER_DEFAULTS = {"optimizer": "adam", "momentum": 0.0, "weight_decay": 0.0}
 #: Quantities :func:`run_training` can monitor (best checkpoint, early stopping) and their direction.
 MONITOR_MODES = {"val_loss": "min", "val_acc": "max"}
 #: :func:`run_training`'s run options and their defaults.
-RUN_DEFAULTS = {"monitor": "val_loss", "gradient_clip_val": None, "min_epochs": None}
+RUN_DEFAULTS = {"monitor": "val_loss", "gradient_clip_val": None, "min_epochs": None, "mixed_precision": False}
 
 _FINGERPRINT = "fingerprint.json"
 _COMPLETE = "complete.json"
@@ -589,6 +589,7 @@ def run_training(
     monitor: str = RUN_DEFAULTS["monitor"],
     gradient_clip_val: float | None = RUN_DEFAULTS["gradient_clip_val"],
     min_epochs: int | None = RUN_DEFAULTS["min_epochs"],
+    mixed_precision: bool = RUN_DEFAULTS["mixed_precision"],
 ) -> TrainingResult:
     """Train ``task`` on ``datamodule``; return the best weights, the history and the best epoch.
 
@@ -601,9 +602,11 @@ def run_training(
     schedule stays on ``val_loss`` (:class:`BaseTask`). ``gradient_clip_val`` (default none)
     rescales each step's gradients so that their global L2 norm (all parameters together,
     :func:`torch.nn.utils.clip_grad_norm_`) is at most that value; ``min_epochs`` (default none)
-    lets early stopping end the run only after that many epochs. If ``ckpt_dir/last.ckpt`` exists
+    lets early stopping end the run only after that many epochs. ``mixed_precision`` trains with
+    automatic mixed precision on a CUDA device (``bf16-mixed`` where the device supports bfloat16,
+    else ``16-mixed`` with loss scaling); on a CPU it is ignored (logged) and the run is float32. If ``ckpt_dir/last.ckpt`` exists
     and was written with the same settings (``training_cfg``, ``seed``, model architecture, the
-    task's optimiser, ``monitor``, ``gradient_clip_val``, ``min_epochs`` and the caller's
+    task's optimiser, ``monitor``, ``gradient_clip_val``, ``min_epochs``, ``mixed_precision`` and the caller's
     ``fingerprint``, any JSON-able object), training continues from it; if that run had finished,
     training is skipped. ``run_dir`` receives the CSV (``csv/version_N``) and TensorBoard logs,
     ``history.csv`` and ``best_epoch.txt`` (for the user; the caller gets them in the result).
@@ -620,7 +623,8 @@ def run_training(
         raise ConfigError(f"min_epochs must not be negative (got {min_epochs})")
     options = {"monitor": str(monitor),
                "gradient_clip_val": None if gradient_clip_val is None else float(gradient_clip_val),
-               "min_epochs": None if min_epochs is None else int(min_epochs)}
+               "min_epochs": None if min_epochs is None else int(min_epochs),
+               "mixed_precision": bool(mixed_precision)}
     run_dir, ckpt_dir = Path(run_dir), Path(ckpt_dir)
     state, ckpt, ckpt_epoch = _prepare(run_dir, ckpt_dir, _fingerprint(task, cfg, seed, fingerprint, options))
 
@@ -661,11 +665,12 @@ def train_task(
     monitor: str = RUN_DEFAULTS["monitor"],
     gradient_clip_val: float | None = RUN_DEFAULTS["gradient_clip_val"],
     min_epochs: int | None = RUN_DEFAULTS["min_epochs"],
+    mixed_precision: bool = RUN_DEFAULTS["mixed_precision"],
 ) -> TrainingResult:
     """:func:`run_training` on a train and a validation dataset: the :class:`DataModule` (batch size
     of ``training_cfg``, the ``(seed, epoch)`` shuffle, ``sample_salt`` and ``avoid_single_batch``
     as there) is built here; the logs go to ``run_dir`` (default ``ckpt_dir/logs``); ``monitor``,
-    ``gradient_clip_val`` and ``min_epochs`` as for :func:`run_training`. Logs the model's
+    ``gradient_clip_val``, ``min_epochs`` and ``mixed_precision`` as for :func:`run_training`. Logs the model's
     parameter count and the dataset sizes."""
     log.info("%s: %d parameters (%d trainable); %d train / %d validation samples",
              type(task.model).__name__, count_parameters(task.model), count_parameters(task.model, True),
@@ -675,7 +680,7 @@ def train_task(
     return run_training(task, datamodule, run_dir=Path(ckpt_dir) / "logs" if run_dir is None else run_dir,
                         ckpt_dir=ckpt_dir, training_cfg=training_cfg, seed=seed, fingerprint=fingerprint,
                         history_columns=history_columns, monitor=monitor, gradient_clip_val=gradient_clip_val,
-                        min_epochs=min_epochs)
+                        min_epochs=min_epochs, mixed_precision=mixed_precision)
 
 
 def _cluster_environment() -> list:
@@ -695,7 +700,8 @@ def _cluster_environment() -> list:
 
 def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, seed: int,
                  resume_from: Path | None, *, monitor: str = RUN_DEFAULTS["monitor"],
-                 gradient_clip_val: float | None = None, min_epochs: int | None = None) -> Path:
+                 gradient_clip_val: float | None = None, min_epochs: int | None = None,
+                 mixed_precision: bool = False) -> Path:
     on_gpu = torch.cuda.is_available()
     det_enabled = torch.are_deterministic_algorithms_enabled()
     det_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
@@ -726,6 +732,8 @@ def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, see
         options.update(gradient_clip_val=float(gradient_clip_val), gradient_clip_algorithm="norm")
     if min_epochs is not None:
         options["min_epochs"] = int(min_epochs)
+    if mixed_precision:
+        options["precision"] = amp_precision(on_gpu)
     with warnings.catch_warnings():
         # on any machine with SLURM's client installed, Lightning warns that `srun` "is not used":
         # eoml's jobs are one process on one device, submitted by the workflow manager
@@ -748,6 +756,17 @@ def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, see
     if not best.exists():
         raise RuntimeError(f"{ckpt_dir}: training finished without a best checkpoint")
     return best
+
+
+def amp_precision(on_gpu: bool) -> str:
+    """Lightning's precision for a mixed-precision run: ``bf16-mixed`` on a CUDA device with
+    bfloat16 (Ampere and later: no loss scaling needed), ``16-mixed`` on an older one (float16 with
+    a gradient scaler), ``32-true`` on a CPU, where float16 autocast would be slow and bfloat16
+    would change the results for no gain (logged)."""
+    if not on_gpu:
+        log.info("mixed precision is for CUDA devices; this run on the CPU stays float32")
+        return "32-true"
+    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
 
 
 def _trainer(options, cfg, callbacks, loggers, on_gpu: bool, run_dir: Path, resume_from) -> lightning.Trainer:

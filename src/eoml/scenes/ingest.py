@@ -6,7 +6,8 @@ Steps (one job per dataset):
    (decodable, 8-bit RGB, the layout's size); bad files raise, or are skipped and recorded when
    ``on_bad_file`` is ``skip``.
 2. Each image is resized to ``image_size`` x ``image_size`` px with Pillow's bicubic filter
-   (:func:`resize_image`). When shrinking, Pillow widens the filter's support by the scale factor,
+   (:func:`resize_image`); ``image_size: native`` takes the dataset's own size
+   (:func:`native_size`: its most common short side, within 32 px and ``max_image_size``). When shrinking, Pillow widens the filter's support by the scale factor,
    so every output pixel is a weighted mean over the input pixels it covers (antialiased, no
    aliasing of roof edges or crop rows); when enlarging (EuroSAT 64 px to a larger input) it is
    plain bicubic interpolation. The image is stretched to the square, not cropped: the layouts'
@@ -30,6 +31,7 @@ import logging
 import math
 import os
 import zlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,10 +48,14 @@ from eoml.scenes.readers import read_image, scan_dataset
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INGEST_KEYS", "build_store", "resize_image", "split_counts", "stratified_split"]
+__all__ = ["INGEST_KEYS", "NATIVE", "build_store", "native_size", "resize_image", "split_counts", "stratified_split"]
 
 #: the keys of the ``scenes`` config section :func:`build_store` reads
-INGEST_KEYS = ("image_size", "on_bad_file", "split")
+INGEST_KEYS = ("image_size", "max_image_size", "on_bad_file", "split")
+#: ``image_size`` value: each dataset at its own size (:func:`native_size`)
+NATIVE = "native"
+#: smallest image side a ``native`` size may take (px; the schema's minimum ``image_size``)
+MIN_NATIVE = 32
 SPLIT_KEYS = ("train", "val", "test", "seed")
 #: target size of one chunk of the ``image`` variable (bytes)
 CHUNK_BYTES = 4_000_000
@@ -162,6 +168,22 @@ def _image_array(paths: Sequence[Path], size: int, chunk: int):
 # the store
 
 
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def native_size(sizes: Sequence[tuple[int, int]], largest: int) -> int:
+    """The ``native`` image size of a dataset whose images are ``sizes`` ``(height, width)``: the
+    most common short side (ties: the larger), at least :data:`MIN_NATIVE` and at most ``largest``
+    px — a dataset of small scenes keeps its detail and costs no more than its pixels, one of large
+    scenes (AID's 600 px) is shrunk to what the networks were trained at."""
+    if not sizes:
+        raise ValueError("native_size: no image sizes")
+    counts = Counter(min(int(h), int(w)) for h, w in sizes)
+    side = max(counts, key=lambda s: (counts[s], s))
+    return int(min(max(side, MIN_NATIVE), int(largest)))
+
+
 def build_store(name: str, root: str | os.PathLike, layout: str, output: str | os.PathLike,
                 cfg: Mapping[str, Any]) -> Path:
     """Write the scene store of the dataset ``name`` unpacked at ``root`` to ``output``; returns ``output``.
@@ -173,14 +195,21 @@ def build_store(name: str, root: str | os.PathLike, layout: str, output: str | o
     input (see :func:`eoml.scenes.readers.scan_dataset`) and :class:`ConfigError` for bad settings.
     """
     c = required_keys(cfg, INGEST_KEYS, "scenes")
-    size = c["image_size"]
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ConfigError(f"scenes.image_size: must be a positive integer (px), got {size!r}")
+    size, largest = c["image_size"], c["max_image_size"]
+    if size != NATIVE and not _positive_int(size):
+        raise ConfigError(f"scenes.image_size: must be a positive integer (px) or {NATIVE!r}, got {size!r}")
+    if not _positive_int(largest):
+        raise ConfigError(f"scenes.max_image_size: must be a positive integer (px), got {largest!r}")
     fractions, seed = _split_settings(c["split"])
     config = {"image_size": size, "on_bad_file": str(c["on_bad_file"]),
               "split": {"train": fractions[0], "val": fractions[1], "test": fractions[2], "seed": seed}}
+    if size == NATIVE:
+        config["max_image_size"] = int(largest)
 
     listing = scan_dataset(root, layout, c["on_bad_file"])
+    if size == NATIVE:
+        size = native_size(listing.sizes, largest)
+        log.info("%s: native image size %d px (images resized to %d x %d)", name, size, size, size)
     files = list(listing.files)
     labels = np.asarray(listing.labels, np.int16)
     split = stratified_split(labels, listing.classes, fractions, seed)

@@ -137,7 +137,7 @@ JOB_KEYS = ("dataset", "backbone", "depth", "mode", "optimizer", "seed", "init")
 CONFIG_KEYS = ("top", "optimizers", "training", "feature_cache", "collapse", "weights_path")
 OPTIMIZER_KEYS = ("algorithm", "learning_rate", "momentum", "clip_norm")
 #: keys of the ``training`` section (the learning rate is the optimiser's)
-SCENE_TRAINING_KEYS = (*(k for k in TRAINING_KEYS if k != "learning_rate"), "monitor")
+SCENE_TRAINING_KEYS = (*(k for k in TRAINING_KEYS if k != "learning_rate"), "monitor", "mixed_precision")
 COLLAPSE_KEYS = ("retry", "lr_divisor")
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "lr", "train_acc", "val_acc", "attempt", "seconds"]
 PREDICTION_COLUMNS = ["attempt", "sample", "split", "label", "pred"]
@@ -458,7 +458,8 @@ def _run_attempt(attempt: int, learning_rate: float, s: Mapping[str, Any], data:
         result = train_task(task, train_ds, val_ds, ckpt_dir=ckpt_dir / f"attempt{attempt}", training_cfg=settings,
                             seed=seed, fingerprint=fingerprint, sample_salt=SAMPLE_SALT, avoid_single_batch=True,
                             history_columns=["train_acc", "val_acc", "seconds"], monitor=training["monitor"],
-                            gradient_clip_val=opt["clip_norm"], min_epochs=min_epochs)
+                            gradient_clip_val=opt["clip_norm"], min_epochs=min_epochs,
+                            mixed_precision=training["mixed_precision"])
 
     # the task holds the best epoch's weights (the cached path trained net.head in place)
     net.cpu().eval()
