@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 TINY = {
-    "studies": ["radbelt", "lst", "seaice", "scenes"],
+    "studies": ["radbelt", "lst", "seaice", "scenes", "clouds"],
     "radbelt": {
         "source": "demo",
         "demo": {"start": "2019-03-01", "days": 60, "seed": 3},
@@ -68,6 +68,16 @@ TINY = {
         "seeds": [0],
         "training": {"max_epochs": 2, "batch_size": 8, "early_stopping_patience": 2},
         "gradcam": {"n_images": 2},
+    },
+    "clouds": {
+        "source": "demo",
+        "demo": {"n_goes_scenes": 2, "n_kaggle_images": 4, "kaggle_shape": [128, 192], "kaggle_km_per_px": 8.0,
+                 "goes_domain": {"lon_min": -58.0, "lon_max": -57.0, "lat_min": 13.0, "lat_max": 14.0}},
+        "domain": {"lon_min": -58.0, "lon_max": -57.0, "lat_min": 13.0, "lat_max": 14.0, "resolution_deg": 0.01},
+        "triplets": {"tile_px": 32, "n_triplets": 24},
+        "embedding": {"backbone": "efficientnet_lite0", "cut": "intermediate", "dim": 8},
+        "training": {"max_epochs": 1, "batch_size": 8},
+        "analysis": {"tile_sizes": [16, 32], "max_tiles": 40, "k_range": [2, 3]},
     },
 }
 LST_METHODS = {"bilinear", "bicubic", "tsharp", "atprk", "aatprk", "mrunet_paper_wald", "mrunet_student_mixgl"}
@@ -217,6 +227,24 @@ def test_scenes_run_produces_the_tables_and_figures(workdir):
     assert store.exists()
 
 
+def test_clouds_run_produces_the_tables_and_figures(workdir):
+    cl = workdir / "results" / "clouds"
+    nmi = pd.read_csv(cl / "metrics" / "nmi.csv")
+    assert list(nmi.columns) == ["model", "trained_on", "evaluated_on", "tile_px", "n_tiles", "method", "k", "nmi",
+                                 "explained_variance"]
+    assert set(nmi["model"]) == {"goes", "modis"} and set(nmi["evaluated_on"]) == {"demo"}
+    assert set(nmi["tile_px"]) == {0, 16, 32}  # 0: the labelled rectangles
+    assert nmi.loc[nmi["method"].isin(["ward", "kmeans"]) & (nmi["n_tiles"] > 4), "nmi"].between(0, 1).all()
+    metrics = pd.read_csv(cl / "metrics" / "cloud_metrics.csv")
+    assert {"label", "cloud_fraction", "iorg", "goes_ward", "modis_kmeans"} <= set(metrics.columns)
+    silhouette = pd.read_csv(cl / "metrics" / "silhouette.csv")
+    assert {"embedding", "cloud_metrics_pca"} <= set(silhouette["features"])
+    for name in ("triplets_goes", "triplets_modis", "training_distances", "dendrogram_modis", "pca_goes",
+                 "pc_map_goes", "pc_map_modis", "confusions", "nmi_vs_scale", "cloud_metrics"):
+        assert (cl / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    assert len(list((cl / "stores" / "goes").glob("*.zarr"))) == 2
+
+
 def test_a_changed_image_reruns_only_its_dataset(workdir):
     image = sorted((workdir / "resources" / "demo" / "scenes").rglob("*.tif"))[3]
     original = image.read_bytes()
@@ -225,7 +253,7 @@ def test_a_changed_image_reruns_only_its_dataset(workdir):
         counts = planned_jobs(snakemake(workdir, "-n"))
         assert counts.get("scenes_ingest") == 1, counts
         assert "scenes_demo_raw" not in counts
-        assert not any(rule.startswith(("radbelt", "lst", "seaice")) for rule in counts), counts
+        assert not any(rule.startswith(("radbelt", "lst", "seaice", "clouds")) for rule in counts), counts
     finally:
         image.write_bytes(original)
     again = snakemake(workdir, "-n")

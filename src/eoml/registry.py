@@ -13,4 +13,5 @@ STUDIES = {
     "lst": ("eoml.lst", "MODIS LST super-resolution (MRUNet vs classical sharpeners)"),
     "seaice": ("eoml.seaice", "Sentinel-1 SAR ice/water segmentation (ImageNet vs random init)"),
     "scenes": ("eoml.scenes", "remote-sensing scene classification by transfer learning (cut backbones)"),
+    "clouds": ("eoml.clouds", "trade-wind cloud organisation: Tile2Vec embeddings, clusters, NMI across scales"),
 }

@@ -256,3 +256,44 @@ def test_tasks_train_and_log_epoch_metrics(kind, tmp_path):
         assert row["val_f1"] == pytest.approx(f1_macro, abs=1e-6)
     # the metrics do not enter the checkpoints: the saved state is the model's (and the loss's)
     assert all(k.startswith(("model.", "loss.")) for k in task.state_dict())
+
+
+def test_triplet_distance_option_squared_default_and_euclidean_by_hand():
+    from eoml.core.tasks import triplet_distance
+
+    a = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    n = torch.tensor([[3.0, 4.0], [1.0, 2.0]])
+    d = torch.tensor([[0.0, 6.0], [1.0, 1.5]])
+    # Euclidean distances: neighbour 5, 1; distant 6, 0.5; squared: 25, 1; 36, 0.25
+    assert triplet_distance(a, n, "euclidean").tolist() == pytest.approx([5.0, 1.0])
+    assert triplet_margin_loss(a, n, d, margin=0.5, distance="euclidean").item() == pytest.approx(
+        (max(0, 5 - 6 + 0.5) + max(0, 1 - 0.5 + 0.5)) / 2)
+    squared = (max(0, 25 - 36 + 0.5) + max(0, 1 - 0.25 + 0.5)) / 2
+    assert triplet_margin_loss(a, n, d, margin=0.5, distance="squared").item() == pytest.approx(squared)
+    # the default is the squared distance, bit for bit
+    assert torch.equal(triplet_margin_loss(a, n, d, margin=0.5, l2=0.1),
+                       triplet_margin_loss(a, n, d, margin=0.5, l2=0.1, distance="squared"))
+    task = TripletTask(nn.Identity(), margin=0.5, distance="euclidean", **OPT)
+    assert task.compute_loss((a, n, d)).item() == pytest.approx(0.5)
+    assert TripletTask(nn.Identity(), margin=0.5, **OPT).distance == "squared"
+    # an anchor equal to its neighbour: finite (zero) gradient of the Euclidean distance
+    z = torch.ones(2, 3, requires_grad=True)
+    triplet_margin_loss(z, z.detach().clone(), torch.zeros(2, 3), margin=5.0, distance="euclidean").backward()
+    assert torch.isfinite(z.grad).all()
+    with pytest.raises(ValueError, match="distance"):
+        triplet_margin_loss(a, n, d, distance="cosine")
+    with pytest.raises(ValueError, match="distance"):
+        TripletTask(nn.Identity(), distance="manhattan", **OPT)
+
+
+def test_triplet_task_logs_euclidean_distances(tmp_path):
+    torch.manual_seed(0)
+    task = TripletTask(_model("triplet"), margin=1.0, distance="euclidean", **OPT)
+    data = DataModule(_Tiny("triplet", 12, 1), _Tiny("triplet", 8, 2), batch_size=4, seed=0)
+    result = run_training(task, data, run_dir=tmp_path / "run", ckpt_dir=tmp_path / "ckpt",
+                          training_cfg=TRAINING, seed=0, history_columns=task.metric_names)
+    val = _Tiny("triplet", 8, 2)
+    with torch.no_grad():
+        z_a, z_n = task.embed(val.x), task.embed(val.x + 0.1 * val.other)
+    row = result.history.set_index("epoch").loc[result.best_epoch]
+    assert row["val_dist_neighbour"] == pytest.approx((z_a - z_n).norm(dim=1).mean().item(), rel=1e-5)

@@ -10,7 +10,7 @@ output is ``(N, classes)`` logits works; the target layer is given as a module o
 
 :func:`overlay_heatmap` blends a map over its image with a colour map. With ``invert_dark`` the
 heat-map colours are inverted (``1 − RGB``) over pixels darker than that luminance, so the map
-stays readable over a dark background (open ocean under bright clouds, shadows) where a plain
+stays readable over a dark background (open ocean under bright cumulus, shadows) where a plain
 colour map would vanish into the dark image.
 
 Reference: Selvaraju et al. (2017) "Grad-CAM: visual explanations from deep networks via

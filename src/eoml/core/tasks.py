@@ -20,8 +20,8 @@ Batches (a mapping, or the same tensors as a sequence in this order) and epoch m
 * :class:`MaskedRegressionTask` — ``{"x", "y": float, "mask": bool (optional)}``; ``mse``, ``mae``
   over the counted elements.
 * :class:`TripletTask` — ``{"anchor", "neighbour", "distant"}`` tiles ``(B, C, H, W)`` each;
-  ``dist_neighbour``, ``dist_distant`` (mean squared distances), ``satisfied`` (fraction of
-  triplets meeting the margin).
+  ``dist_neighbour``, ``dist_distant`` (mean distances of the loss: squared by default, or
+  Euclidean), ``satisfied`` (fraction of triplets meeting the margin).
 
 Metrics never touch the loss, the gradients or a random number generator: a task trains exactly
 as its loss alone would. They are updated only in ``training_step`` / ``validation_step`` (a
@@ -61,11 +61,13 @@ from torchmetrics.classification import (
 from eoml.core.training import BaseTask
 
 __all__ = [
+    "TRIPLET_DISTANCES",
     "ClassificationTask",
     "MaskedRegressionTask",
     "SegmentationTask",
     "TripletTask",
     "masked_regression_loss",
+    "triplet_distance",
     "triplet_margin_loss",
 ]
 
@@ -282,17 +284,34 @@ class MaskedRegressionTask(_ScoredTask):
 # --------------------------------------------------------------------------------------------
 # triplet embeddings
 # --------------------------------------------------------------------------------------------
-def triplet_margin_loss(z_anchor: torch.Tensor, z_neighbour: torch.Tensor, z_distant: torch.Tensor,
-                        margin: float = 1.0, l2: float = 0.0) -> torch.Tensor:
-    """Tile2Vec's margin loss on squared distances, averaged over the triplets.
+#: distances of the triplet loss: ``squared`` (convml-tt; the default) or ``euclidean`` (tile2vec)
+TRIPLET_DISTANCES = ("squared", "euclidean")
 
-    ``mean(max(0, ||a − n||² − ||a − d||² + margin)) + l2 · mean(||a|| + ||n|| + ||d||)`` for
-    embeddings ``(B, D)`` (other shapes are flattened per sample); the optional penalty on the
+
+def triplet_distance(z1: torch.Tensor, z2: torch.Tensor, distance: str = "squared") -> torch.Tensor:
+    """Per-sample distance ``(B,)`` between embeddings ``(B, D)``: ``||z1 − z2||²`` (``"squared"``)
+    or ``||z1 − z2||`` (``"euclidean"``; :func:`torch.linalg.vector_norm`, whose gradient at a zero
+    difference is 0, not NaN)."""
+    if distance == "squared":
+        return (z1 - z2).pow(2).sum(1)
+    if distance == "euclidean":
+        return torch.linalg.vector_norm(z1 - z2, dim=1)
+    raise ValueError(f"distance must be one of {TRIPLET_DISTANCES}, got {distance!r}")
+
+
+def triplet_margin_loss(z_anchor: torch.Tensor, z_neighbour: torch.Tensor, z_distant: torch.Tensor,
+                        margin: float = 1.0, l2: float = 0.0, distance: str = "squared") -> torch.Tensor:
+    """Tile2Vec's margin loss, averaged over the triplets.
+
+    ``mean(max(0, δ(a, n) − δ(a, d) + margin)) + l2 · mean(||a|| + ||n|| + ||d||)`` for
+    embeddings ``(B, D)`` (other shapes are flattened per sample), with ``δ`` the squared
+    Euclidean distance (``distance="squared"``, the default, as convml-tt) or the Euclidean
+    distance (``"euclidean"``, as tile2vec): :func:`triplet_distance`. The optional penalty on the
     embeddings' Euclidean norms keeps the margin from being met by scaling the embedding up.
     """
     a, n, d = (z.reshape(z.shape[0], -1) for z in (z_anchor, z_neighbour, z_distant))
-    d_n = (a - n).pow(2).sum(1)
-    d_d = (a - d).pow(2).sum(1)
+    d_n = triplet_distance(a, n, distance)
+    d_d = triplet_distance(a, d, distance)
     loss = F.relu(d_n - d_d + margin).mean()
     if l2:
         loss = loss + l2 * (a.norm(dim=1) + n.norm(dim=1) + d.norm(dim=1)).mean()
@@ -306,16 +325,20 @@ class TripletTask(_ScoredTask):
     in that order: a neighbour lies next to its anchor, a distant tile far away (or at another
     time). The model maps tiles to embeddings ``(B, D)``; the three tiles go through it in one
     pass (so batch-norm statistics cover all of them). Loss: :func:`triplet_margin_loss` with
-    ``margin`` and the ``l2`` penalty. Logs per epoch the mean squared distances
+    ``margin``, the ``l2`` penalty and ``distance`` (``"squared"``, the default, or
+    ``"euclidean"``). Logs per epoch the mean distances of the loss (squared distances by default)
     ``dist_neighbour`` (anchor–neighbour) and ``dist_distant`` (anchor–distant) and ``satisfied``,
-    the fraction of triplets meeting the margin (``||a − n||² + margin ≤ ||a − d||²``).
+    the fraction of triplets meeting the margin (``δ(a, n) + margin ≤ δ(a, d)``).
     """
 
-    def __init__(self, model: nn.Module, *, margin: float = 1.0, l2: float = 0.0, **kwargs):
+    def __init__(self, model: nn.Module, *, margin: float = 1.0, l2: float = 0.0, distance: str = "squared",
+                 **kwargs):
         if margin < 0 or l2 < 0:
             raise ValueError(f"margin ({margin}) and l2 ({l2}) must not be negative")
+        if distance not in TRIPLET_DISTANCES:
+            raise ValueError(f"distance must be one of {TRIPLET_DISTANCES}, got {distance!r}")
         super().__init__(model, **kwargs)
-        self.margin, self.l2 = float(margin), float(l2)
+        self.margin, self.l2, self.distance = float(margin), float(l2), str(distance)
         self._init_metrics({"dist_neighbour": MeanMetric(), "dist_distant": MeanMetric(),
                             "satisfied": MeanMetric()})
 
@@ -328,12 +351,12 @@ class TripletTask(_ScoredTask):
         a, n, d = _unpack(batch, ("anchor", "neighbour", "distant"), 3, type(self).__name__)
         z = self.embed(torch.cat([a, n, d]))
         z_a, z_n, z_d = z.split(a.shape[0])
-        loss = triplet_margin_loss(z_a, z_n, z_d, self.margin, self.l2)
+        loss = triplet_margin_loss(z_a, z_n, z_d, self.margin, self.l2, self.distance)
         metrics = self._stage_metrics()
         if metrics is not None:
             with torch.no_grad():
-                d_n = (z_a - z_n).pow(2).sum(1)
-                d_d = (z_a - z_d).pow(2).sum(1)
+                d_n = triplet_distance(z_a, z_n, self.distance)
+                d_d = triplet_distance(z_a, z_d, self.distance)
                 metrics["dist_neighbour"].update(d_n)
                 metrics["dist_distant"].update(d_d)
                 metrics["satisfied"].update((d_n + self.margin <= d_d).float())

@@ -1,0 +1,224 @@
+# clouds: trade-wind cloud organisation (Sugar, Gravel, Fish, Flower) from GOES-16 ABI and MODIS.
+#
+# GOES L1b files (C01-C03)  --(one job per scene)-->    stores/goes/<scene>.zarr   (true colour, lat/lon)
+# Kaggle-layout folders     --(one job per dataset)-->  stores/kaggle/<dataset>.zarr (images, label masks)
+# stores --> triplets/<source>.zarr --> models/<source> (Tile2Vec, gpu=1) --> analysis/<source>
+#        --> nmi.csv, silhouette.csv, cloud_metrics.csv, figures
+
+
+include: "helpers/clouds.smk"
+
+
+wildcard_constraints:
+    cl_scene=r"[A-Za-z0-9_]+",
+    cl_dataset=r"[A-Za-z0-9_]+",
+    cl_source="goes|modis",
+
+
+if CL["source"] == "demo":
+
+    rule clouds_demo_raw:
+        """Generate the demo inputs: GOES-16 ABI L1b files and a Kaggle-layout image folder."""
+        input:
+            code=code("clouds", "demo"),
+        output:
+            goes=[f for files in CL_SCENES.values() for f in files],
+            images=[f for v in CL_KAGGLE.values() for f in v[2]],
+            labels=[v[1] for v in CL_KAGGLE.values()],
+        params:
+            out_dir=CL_DEMO_DIR,
+            cfg=clouds_cfg("demo"),
+        log:
+            LOGS / "clouds" / "demo_raw.log",
+        benchmark:
+            BENCH / "clouds" / "demo_raw.tsv"
+        conda:
+            ENV
+        shell:
+            "python -m eoml clouds demo --out-dir {params.out_dir:q} --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_goes_store:
+    """One GOES scene: C01, C02 and C03 reflectances, synthetic green, solar-zenith correction, on the lat/lon grid."""
+    input:
+        files=lambda wildcards: CL_SCENES[wildcards.cl_scene],
+        code=code("clouds", "goes-store"),
+    output:
+        store=directory(CL_PATHS["goes_store"]),
+    params:
+        cfg=clouds_cfg("goes-store"),
+    log:
+        LOGS / "clouds" / "goes_store" / "{cl_scene}.log",
+    benchmark:
+        BENCH / "clouds" / "goes_store" / "{cl_scene}.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds goes-store --files {input.files:q} --output {output.store:q}"
+        " --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_kaggle_store:
+    """One Kaggle-layout dataset: the JPEGs and the run-length label masks of train.csv."""
+    input:
+        images=lambda wildcards: CL_KAGGLE[wildcards.cl_dataset][2],
+        labels=lambda wildcards: CL_KAGGLE[wildcards.cl_dataset][1],
+        code=code("clouds", "kaggle-store"),
+    output:
+        store=directory(CL_PATHS["kaggle_store"]),
+    params:
+        images=lambda wildcards: CL_KAGGLE[wildcards.cl_dataset][0],
+        cfg=clouds_cfg("kaggle-store"),
+    log:
+        LOGS / "clouds" / "kaggle_store" / "{cl_dataset}.log",
+    benchmark:
+        BENCH / "clouds" / "kaggle_store" / "{cl_dataset}.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds kaggle-store --name {wildcards.cl_dataset} --images {params.images:q}"
+        " --labels {input.labels:q} --output {output.store:q} --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_triplets:
+    """Tile2Vec triplets of one source: anchor, neighbour half a tile away, distant tile from another scene."""
+    input:
+        stores=lambda wildcards: clouds_source_stores(wildcards.cl_source),
+        code=code("clouds", "triplets"),
+    output:
+        store=directory(CL_PATHS["triplets"]),
+    params:
+        cfg=clouds_cfg("triplets"),
+    log:
+        LOGS / "clouds" / "triplets_{cl_source}.log",
+    benchmark:
+        BENCH / "clouds" / "triplets_{cl_source}.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds triplets --stores {input.stores:q} --output {output.store:q}"
+        " --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_train:
+    """Train one Tile2Vec model (backbone + head, triplet margin loss); keep its best validation epoch."""
+    input:
+        triplets=CL_PATHS["triplets"],
+        code=code("clouds", "train"),
+    output:
+        model=clouds_model_file("model.pt"),
+        history=clouds_model_file("history.csv"),
+    params:
+        cfg=clouds_cfg("train"),
+        out_dir=output_dir,
+        # outside the outputs: Snakemake deletes outputs of a failed job, checkpoints must survive
+        ckpt_dir=lambda wildcards: expand(CL_PATHS["checkpoints"], **wildcards)[0],
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=480,
+    threads: 1
+    log:
+        LOGS / "clouds" / "train_{cl_source}.log",
+    benchmark:
+        BENCH / "clouds" / "train_{cl_source}.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds train --triplets {input.triplets:q} --out-dir {params.out_dir:q}"
+        " --ckpt-dir {params.ckpt_dir:q} --threads {threads} --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_analyse:
+    """One model on the labelled tiles of every size: embeddings, Ward / k-means clusters, NMI, PCA; PC map."""
+    input:
+        model=clouds_model_file("model.pt"),
+        labelled=[clouds_kaggle_store(d) for d in CL_KAGGLE],
+        maps=lambda wildcards: clouds_source_stores(wildcards.cl_source)[:1],
+        code=code("clouds", "analyse"),
+    output:
+        tables=[str(CL_PATHS["analysis"] / f) for f in CL_ANALYSIS_FILES],
+        stores=[directory(str(CL_PATHS["analysis"] / f)) for f in CL_ANALYSIS_STORES],
+    params:
+        cfg=clouds_cfg("analyse"),
+        out_dir=output_dir,
+    threads: 1
+    log:
+        LOGS / "clouds" / "analyse_{cl_source}.log",
+    benchmark:
+        BENCH / "clouds" / "analyse_{cl_source}.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds analyse --model {input.model:q} --name {wildcards.cl_source}"
+        " --trained-on {wildcards.cl_source} --labelled {input.labelled:q} --map-stores {input.maps:q}"
+        " --out-dir {params.out_dir:q} --threads {threads} --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_cloud_metrics:
+    """Cloud metrics of the labelled tiles, with every model's clusters; silhouettes in the metrics' PCA plane."""
+    input:
+        tiles=expand("{a}/tiles.zarr", a=clouds_analysis_dirs()),
+        code=code("clouds", "cloud-metrics"),
+    output:
+        table=report(clouds_metrics("cloud_metrics.csv"), caption="../report/clouds/cloud_metrics_table.rst",
+                     category="clouds"),
+        silhouette=str(CL_OUT / "metrics" / "parts" / "silhouette_cloud_metrics.csv"),
+    params:
+        analyses=clouds_analysis_dirs(),
+        cfg=clouds_cfg("cloud-metrics"),
+    log:
+        LOGS / "clouds" / "cloud_metrics.log",
+    benchmark:
+        BENCH / "clouds" / "cloud_metrics.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds cloud-metrics --analyses {params.analyses:q} --output {output.table:q}"
+        " --silhouette {output.silhouette:q} --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_collect:
+    """nmi.csv and silhouette.csv of every model."""
+    input:
+        tables=expand("{a}/{f}", a=clouds_analysis_dirs(), f=CL_ANALYSIS_FILES),
+        metrics_silhouette=rules.clouds_cloud_metrics.output.silhouette,
+        code=code("clouds", "collect"),
+    output:
+        nmi=report(clouds_metrics("nmi.csv"), caption="../report/clouds/nmi.rst", category="clouds"),
+        silhouette=report(clouds_metrics("silhouette.csv"), caption="../report/clouds/silhouette.rst",
+                          category="clouds"),
+    params:
+        analyses=clouds_analysis_dirs(),
+    log:
+        LOGS / "clouds" / "collect.log",
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds collect --analyses {params.analyses:q} --metrics-silhouette {input.metrics_silhouette:q}"
+        " --nmi {output.nmi:q} --silhouette {output.silhouette:q} > {log:q} 2>&1"
+
+
+rule clouds_figures:
+    """Every figure of the study: triplets, training distances, dendrograms, PCA, PC maps, confusions, NMI vs scale, metrics."""
+    input:
+        analyses=expand("{a}/{f}", a=clouds_analysis_dirs(), f=CL_ANALYSIS_STORES),
+        triplets=expand(CL_PATHS["triplets"], cl_source=CL_SOURCES),
+        histories=expand(str(CL_PATHS["model"] / "history.csv"), cl_source=CL_SOURCES),
+        nmi=clouds_metrics("nmi.csv"),
+        cloud_metrics=clouds_metrics("cloud_metrics.csv"),
+        code=code("clouds", "figures"),
+    output:
+        **clouds_figure_outputs(),
+    params:
+        analyses=clouds_analysis_dirs(),
+        out_dir=output_dir,
+        cfg=clouds_cfg("figures"),
+    log:
+        LOGS / "clouds" / "figures.log",
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds figures --analyses {params.analyses:q} --triplets {input.triplets:q}"
+        " --histories {input.histories:q} --nmi {input.nmi:q} --cloud-metrics {input.cloud_metrics:q}"
+        " --out-dir {params.out_dir:q} --config-json {params.cfg:q} > {log:q} 2>&1"

@@ -1,0 +1,297 @@
+"""clouds steps after ingest: triplets, the analysis of a trained Tile2Vec model, cloud metrics, tables.
+
+* :func:`make_triplets` — the triplet store of one training source (``goes``: every GOES scene;
+  ``modis``: every Kaggle-layout image), scenes split into train / validation.
+* :func:`analyse_model` — one model on every labelled dataset: per tile size of
+  ``analysis.tile_sizes`` the labelled tiles (inside labelled rectangles, capped at
+  ``analysis.max_tiles``, tiles resized to the model's input) and, as ``tile_px = 0``, the
+  labelled rectangles themselves resized to the model's input are embedded, clustered (Ward and
+  k-means at ``k``, and at the k of best silhouette in ``k_range``) and scored (NMI against the
+  labels, explained variance of the first two principal components) → ``nmi.csv``; at the
+  model's own tile size it keeps the tiles, labels, embeddings and clusters (``tiles.zarr``: the
+  figures and the cloud metrics use them) and the silhouettes (``silhouette.csv``); and a
+  principal-component map of one scene (``pcmap.zarr``: sliding window, GOES scene if the model
+  saw GOES, else the first labelled image).
+* :func:`cloud_metrics_table` — the cloud metrics of the labelled tiles of one model's
+  ``tiles.zarr`` with the clusters of every model joined, and the silhouettes of classes and
+  clusters in the PCA plane of the metrics.
+* :func:`collect_tables` — the study's tables from the per-model ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from eoml.clouds.analysis import (
+    cluster_embeddings,
+    evaluate_embeddings,
+    metrics_matrix,
+    nmi_frame,
+    pca,
+    pca_grid,
+    silhouette_table,
+)
+from eoml.clouds.cloudmetrics import METRICS, metrics_table
+from eoml.clouds.embedding import embed_tiles, load_tile2vec
+from eoml.clouds.ingest import load_scenes
+from eoml.clouds.labels import CLASSES
+from eoml.clouds.tiles import (
+    grid_tiles,
+    labelled_tiles,
+    rectangles,
+    resize_tiles,
+    sample_triplets,
+    split_scenes,
+    write_triplets,
+)
+from eoml.core.errors import InputFileError
+from eoml.core.io import write_text_atomic
+from eoml.core.settings import required_keys
+from eoml.core.store import open_store, write_store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SOURCES", "analyse_model", "cloud_metrics_table", "collect_tables", "make_triplets"]
+
+#: training sources of the Tile2Vec models
+SOURCES = ("goes", "modis")
+
+
+def _csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# triplets
+
+
+def make_triplets(stores: Sequence[str | os.PathLike], output: str | os.PathLike, cfg: Mapping[str, Any]) -> Path:
+    """Triplets of the scenes in ``stores`` (``cfg``: the ``triplets`` section and ``seed``)."""
+    t = required_keys(cfg["triplets"], ("tile_px", "n_triplets", "neighbour_offset", "min_valid", "val_fraction"),
+                      "clouds.triplets")
+    seed = int(cfg["seed"])
+    scenes = load_scenes(stores)
+    if len(scenes) < 2:
+        raise InputFileError(Path(stores[0]), f"triplets need at least two scenes (a distant tile comes from another "
+                                              f"scene), found {len(scenes)}")
+    splits = split_scenes([s.id for s in scenes], float(t["val_fraction"]), seed)
+    ds = sample_triplets(scenes, n=int(t["n_triplets"]), tile_px=int(t["tile_px"]),
+                         neighbour_offset=float(t["neighbour_offset"]), seed=seed, min_valid=float(t["min_valid"]),
+                         splits=splits)
+    return write_triplets(ds, output, sources=[], config={"triplets": dict(t), "seed": seed})
+
+
+# --------------------------------------------------------------------------------------------
+# one model
+
+
+def _embed(net, images: np.ndarray, tile_px: int, batch: int) -> np.ndarray:
+    """Embeddings of uint8 tiles, resized to the model's ``tile_px`` first where they differ."""
+    if images.shape[1:3] != (tile_px, tile_px):
+        images = resize_tiles(images, tile_px)
+    return embed_tiles(net, images, batch)
+
+
+def _dataset_name(store: str | os.PathLike) -> str:
+    return str(open_store(store).attrs["dataset"])
+
+
+def analyse_model(model: str | os.PathLike, name: str, trained_on: str, labelled: Sequence[str | os.PathLike],
+                  map_stores: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+                  cfg: Mapping[str, Any]) -> Path:
+    """Embed, cluster and score the labelled tiles of every store in ``labelled`` with the model file
+    ``model`` (called ``name``, trained on ``trained_on``); PC map of the first scene of
+    ``map_stores``. ``cfg``: the ``analysis`` section and ``seed``. Writes ``nmi.csv``,
+    ``silhouette.csv``, ``tiles.zarr`` and ``pcmap.zarr`` in ``out_dir``."""
+    a = required_keys(cfg["analysis"], ("tile_sizes", "max_tiles", "k", "k_range", "methods", "min_valid",
+                                        "map_stride", "batch_size"), "clouds.analysis")
+    seed, out_dir = int(cfg["seed"]), Path(out_dir)
+    net, record = load_tile2vec(model)
+    tile_px = int(record.arch["tile_px"])
+    k_range = list(range(a["k_range"][0], a["k_range"][1] + 1)) if len(a["k_range"]) == 2 else []
+    common = {"methods": list(a["methods"]), "k": int(a["k"]), "k_range": k_range, "seed": seed, "model": name,
+              "trained_on": trained_on}
+    rows: list[dict[str, Any]] = []
+    silhouettes: list[dict[str, Any]] = []
+    kept: list[xr.Dataset] = []
+    for store in labelled:
+        dataset = _dataset_name(store)
+        scenes = load_scenes([store], labelled_only=True)
+        if not scenes:
+            log.warning("%s: no labelled image; nothing to evaluate", store)
+            continue
+        rect = rectangles(scenes, tile_px)
+        if rect.sizes["sample"]:
+            emb = _embed(net, rect["image"].values, tile_px, a["batch_size"])
+            rows += evaluate_embeddings(emb, rect["label"].values, evaluated_on=dataset, tile_px=0, **common)
+        sizes = sorted(set(int(s) for s in a["tile_sizes"]) | {tile_px})
+        for size in sizes:
+            tiles = labelled_tiles(scenes, size, int(a["max_tiles"]), seed, min_valid=float(a["min_valid"]))
+            n = tiles.sizes["sample"]
+            log.info("%s on %s: %d labelled tiles of %d px", name, dataset, n, size)
+            if n == 0:
+                rows += [{"model": name, "trained_on": trained_on, "evaluated_on": dataset, "tile_px": size,
+                          "n_tiles": 0, "method": m, "k": None, "nmi": np.nan, "explained_variance": np.nan}
+                         for m in a["methods"]]
+                continue
+            emb = _embed(net, tiles["image"].values, tile_px, a["batch_size"])
+            labels = tiles["label"].values
+            every = cluster_embeddings(emb, methods=list(a["methods"]), k=int(a["k"]), k_range=k_range, seed=seed)
+            if size in {int(s) for s in a["tile_sizes"]}:
+                rows += evaluate_embeddings(emb, labels, evaluated_on=dataset, tile_px=size, clusters=every, **common)
+            # the clusters at the configured k (the figures' and the cloud metrics')
+            clusters = {m: every[m] for m in a["methods"] if m in every}
+            if size == tile_px and clusters:
+                for row in silhouette_table({"embedding": emb}, labels, {m: ids for m, (_, ids) in every.items()}):
+                    silhouettes.append({"model": name, "evaluated_on": dataset, "tile_px": size, **row})
+                scores, ratio = pca(emb, 2)
+                ds = tiles.assign(
+                    embedding=(("sample", "feature"), emb.astype(np.float32),
+                               {"units": "1", "long_name": f"Tile2Vec embedding ({name})"}),
+                    pc=(("sample", "component"), scores.astype(np.float32),
+                        {"units": "1", "long_name": "principal-component scores of the embeddings",
+                         "explained_variance_ratio": [float(r) for r in ratio]}),
+                    **{f"cluster_{m}": (("sample",), ids.astype(np.int16),
+                                        {"units": "1", "long_name": f"{m} cluster (k = {kk})"})
+                       for m, (kk, ids) in clusters.items()},
+                )
+                kept.append(ds.assign_coords(evaluated_on=("sample", np.array([dataset] * n, dtype=object),
+                                                           {"long_name": "dataset"})))
+    nmi = nmi_frame(rows) if rows else nmi_frame([])
+    _csv_atomic(nmi, out_dir / "nmi.csv")
+    _csv_atomic(pd.DataFrame(silhouettes, columns=["model", "evaluated_on", "tile_px", "features", "grouping",
+                                                   "n_tiles", "n_groups", "silhouette"]), out_dir / "silhouette.csv")
+    tiles_ds = xr.concat(kept, dim="sample") if kept else xr.Dataset()
+    tiles_ds.attrs.update({"model": name, "trained_on": trained_on, "tile_px": tile_px,
+                           "class_names": list(CLASSES)})
+    _write(tiles_ds, out_dir / "tiles.zarr", model, cfg)
+    _pc_map(net, map_stores, tile_px, a, out_dir / "pcmap.zarr", model, cfg)
+    return out_dir
+
+
+def _write(ds: xr.Dataset, path: Path, model, cfg) -> None:
+    for name in list(ds.variables):
+        attrs = ds[name].attrs
+        attrs.setdefault("long_name", name.replace("_", " "))
+        if ds[name].dtype.kind not in "OUS":
+            attrs.setdefault("units", "1")
+    write_store(ds, path, sources=[model], config={k: cfg[k] for k in ("analysis", "seed")})
+
+
+def _pc_map(net, stores: Sequence[str | os.PathLike], tile_px: int, a: Mapping[str, Any], output: Path, model,
+            cfg) -> None:
+    scenes = load_scenes(stores[:1]) if stores else []
+    ds = xr.Dataset()
+    if scenes:
+        scene = scenes[0]
+        stride = max(1, int(round(float(a["map_stride"]) * tile_px)))
+        grid = grid_tiles(scene, tile_px, stride)
+        n_rows, n_cols = int(grid.attrs["n_rows"]), int(grid.attrs["n_cols"])
+        if n_rows * n_cols >= 3:
+            emb = _embed(net, grid["image"].values, tile_px, a["batch_size"])
+            valid = grid["valid_fraction"].values >= float(a["min_valid"])
+            emb = np.where(valid[:, None], emb, np.nan).reshape(n_rows, n_cols, -1)
+            pcs, ratio = pca_grid(emb, 3)
+            rows = grid["y0"].values.reshape(n_rows, n_cols)[:, 0] + tile_px / 2
+            cols = grid["x0"].values.reshape(n_rows, n_cols)[0, :] + tile_px / 2
+            ds = xr.Dataset(
+                {"pc": (("row", "col", "component"), pcs.astype(np.float32),
+                        {"units": "1", "long_name": "principal components of the embeddings of sliding-window tiles",
+                         "explained_variance_ratio": [float(r) for r in ratio]}),
+                 "rgb": (("y", "x", "band"), scene.rgb, {"units": "1", "long_name": "true colour of the scene"})},
+                coords={"row_centre": ("row", rows.astype(np.float32), {"units": "1", "long_name": "tile centre row (px)"}),
+                        "col_centre": ("col", cols.astype(np.float32), {"units": "1", "long_name": "tile centre column (px)"}),
+                        **_geolocation(stores[0], rows, cols)},
+                attrs={"scene": scene.id, "tile_px": tile_px, "stride": stride},
+            )
+    _write(ds, output, model, cfg)
+
+
+def _geolocation(store, rows: np.ndarray, cols: np.ndarray) -> dict[str, Any]:
+    """Latitudes and longitudes of the map's pixels and tile centres (a GOES scene on its grid;
+    nothing for an image without geolocation)."""
+    ds = open_store(store)
+    if "lat" not in ds.coords:
+        return {}
+    lat, lon = ds["lat"].values, ds["lon"].values
+    return {"lat": ("y", lat, {"units": "degrees_north", "long_name": "latitude of the pixel centre"}),
+            "lon": ("x", lon, {"units": "degrees_east", "long_name": "longitude of the pixel centre"}),
+            "row_lat": ("row", np.interp(rows - 0.5, np.arange(lat.size), lat),
+                        {"units": "degrees_north", "long_name": "latitude of the tile centre"}),
+            "col_lon": ("col", np.interp(cols - 0.5, np.arange(lon.size), lon),
+                        {"units": "degrees_east", "long_name": "longitude of the tile centre"})}
+
+
+# --------------------------------------------------------------------------------------------
+# cloud metrics
+
+
+def cloud_metrics_table(tiles_stores: Mapping[str, str | os.PathLike], output: str | os.PathLike,
+                        silhouette_out: str | os.PathLike, cfg: Mapping[str, Any]) -> Path:
+    """Cloud metrics (``cfg``: the ``cloud_mask`` section) of the labelled tiles of the first of
+    ``tiles_stores`` (``{model name: tiles.zarr}``; every model's analysis draws the same tiles),
+    with each model's clusters of those tiles; and the silhouettes of the classes and of every
+    model's clusters in the plane of the first two principal components of the standardised
+    metrics."""
+    m = required_keys(cfg["cloud_mask"], ("kind", "threshold", "connectivity", "min_size"), "clouds.cloud_mask")
+    tables = []
+    sil: list[dict[str, Any]] = []
+    base = None
+    for name, path in tiles_stores.items():
+        ds = open_store(path)
+        if "image" not in ds:
+            continue
+        key = pd.MultiIndex.from_arrays([ds["evaluated_on"].values, ds["scene"].values, ds["y0"].values,
+                                         ds["x0"].values], names=["evaluated_on", "scene", "y0", "x0"])
+        if base is None:
+            metrics = metrics_table(ds["image"].values, float(m["threshold"]), str(m["kind"]),
+                                    connectivity=int(m["connectivity"]), min_size=int(m["min_size"]), index=key)
+            metrics.insert(0, "label", [CLASSES[i] for i in ds["label"].values])
+            base = metrics
+        clusters = pd.DataFrame({f"{name}_{v.removeprefix('cluster_')}": ds[v].values for v in ds.data_vars
+                                 if v.startswith("cluster_")}, index=key)
+        tables.append(clusters)
+    if base is None:
+        table = pd.DataFrame(columns=["evaluated_on", "scene", "y0", "x0", "label", *METRICS])
+    else:
+        table = base.join(tables, how="left").reset_index()
+        X, rows, _ = metrics_matrix(table, list(METRICS))
+        if len(rows) > 2:
+            scores, _ = pca(X, 2, standardize=True)
+            labels = table["label"].values[rows]
+            clusters = {c: table[c].values[rows] for c in table.columns if c not in METRICS and "_" in c
+                        and c not in ("evaluated_on", "scene", "y0", "x0", "label")}
+            for row in silhouette_table({"cloud_metrics_pca": scores}, labels, clusters):
+                sil.append({"model": "cloud_metrics", "evaluated_on": "all", "tile_px": int(open_store(
+                    next(iter(tiles_stores.values()))).attrs["tile_px"]), **row})
+    _csv_atomic(table, output)
+    _csv_atomic(pd.DataFrame(sil, columns=["model", "evaluated_on", "tile_px", "features", "grouping", "n_tiles",
+                                           "n_groups", "silhouette"]), silhouette_out)
+    return Path(output)
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+
+
+def collect_tables(analysis_dirs: Sequence[str | os.PathLike], metrics_silhouette: str | os.PathLike | None,
+                   nmi_out: str | os.PathLike, silhouette_out: str | os.PathLike) -> None:
+    """``nmi.csv`` and ``silhouette.csv`` of the study from each model's analysis folder (and the
+    cloud-metric silhouettes)."""
+    nmi = [pd.read_csv(Path(d) / "nmi.csv") for d in analysis_dirs]
+    sil = [pd.read_csv(Path(d) / "silhouette.csv") for d in analysis_dirs]
+    if metrics_silhouette:
+        sil.append(pd.read_csv(metrics_silhouette))
+    _csv_atomic(pd.concat(nmi, ignore_index=True) if nmi else nmi_frame([]), nmi_out)
+    _csv_atomic(pd.concat(sil, ignore_index=True) if sil else pd.DataFrame(), silhouette_out)

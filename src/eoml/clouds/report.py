@@ -1,0 +1,125 @@
+"""The clouds study's figures from its tables and per-model analysis folders (one workflow step).
+
+File names (under ``out_dir``, each a PNG with its SVG, :func:`figure_names`): ``triplets_<source>``
+(examples of each triplet store), ``training_distances``, ``dendrogram_<model>``,
+``pca_<model>``, ``pc_map_<model>``, ``confusions``, ``nmi_vs_scale``, ``cloud_metrics``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eoml.clouds.analysis import PAPER_NMI, cluster_confusion
+from eoml.clouds.cloudmetrics import METRICS
+from eoml.clouds.figures import (
+    plot_cluster_confusions,
+    plot_dendrogram,
+    plot_metrics_by_group,
+    plot_nmi_vs_scale,
+    plot_pc_maps,
+    plot_pca_scatter,
+    plot_training_distances,
+    plot_triplet_examples,
+)
+from eoml.clouds.labels import CLASSES
+from eoml.core.store import open_store
+
+__all__ = ["BOX_METRICS", "figure_names", "make_figures"]
+
+#: the cloud metrics of the box-plot figure
+BOX_METRICS = ("cloud_fraction", "n_objects", "mean_object_size", "iorg", "scai", "open_sky")
+
+
+def figure_names(sources: Sequence[str], models: Sequence[str]) -> list[str]:
+    """The figures :func:`make_figures` draws for triplet ``sources`` and trained ``models``."""
+    names = [f"triplets_{s}" for s in sources]
+    if models:
+        names += ["training_distances", *(f"{kind}_{m}" for m in models for kind in ("dendrogram", "pca", "pc_map")),
+                  "confusions", "nmi_vs_scale", "cloud_metrics"]
+    return names
+
+
+def make_figures(analyses: Sequence[str | os.PathLike], triplets: Sequence[str | os.PathLike],
+                 histories: Sequence[str | os.PathLike], nmi: str | os.PathLike, cloud_metrics: str | os.PathLike,
+                 out_dir: str | os.PathLike, *, reference_scale: float = 1.0) -> None:
+    """Draw every figure (:func:`figure_names`); ``triplets`` and ``histories`` are named by their
+    folder (``.../<source>.zarr``, ``.../<model>/history.csv``), ``analyses`` are ``.../<model>``;
+    the reference study's NMI table is drawn at its tile sizes × ``reference_scale``."""
+    out = Path(out_dir)
+    for path in triplets:
+        plot_triplet_examples(open_store(path), out / f"triplets_{Path(path).stem}.png")
+    if not analyses:
+        return
+    plot_training_distances({Path(h).parent.name: h for h in histories}, out / "training_distances.png")
+    confusions = {}
+    for folder in map(Path, analyses):
+        model = folder.name
+        tiles = open_store(folder / "tiles.zarr")
+        if "embedding" in tiles:
+            emb, images = tiles["embedding"].values, tiles["image"].values
+            labels = [CLASSES[i] for i in tiles["label"].values]
+            k = int(tiles["cluster_ward"].values.max()) + 1 if "cluster_ward" in tiles else len(CLASSES)
+            plot_dendrogram(emb, images, out / f"dendrogram_{model}.png", k=k, labels=labels)
+            points = pd.DataFrame({"pc1": tiles["pc"].values[:, 0], "pc2": tiles["pc"].values[:, 1], "label": labels})
+            ratio = tiles["pc"].attrs.get("explained_variance_ratio")
+            plot_pca_scatter(points, out / f"pca_{model}.png", explained={None: ratio} if ratio else None,
+                             class_order=list(CLASSES))
+            for var in tiles.data_vars:
+                if var.startswith("cluster_"):
+                    confusions[(model, var.removeprefix("cluster_"))] = cluster_confusion(
+                        labels, tiles[var].values, class_names=list(CLASSES))
+        else:
+            _empty(out / f"dendrogram_{model}.png", f"{model}: no labelled tiles")
+            _empty(out / f"pca_{model}.png", f"{model}: no labelled tiles")
+        pcmap = open_store(folder / "pcmap.zarr")
+        if "pc" in pcmap:
+            explained = pcmap["pc"].attrs.get("explained_variance_ratio")
+            title = f"{model} model on {pcmap.attrs['scene']}"
+            if "row_lat" in pcmap.coords:
+                plot_pc_maps(pcmap["pc"].values, pcmap["row_lat"].values, pcmap["col_lon"].values,
+                             out / f"pc_map_{model}.png", explained=explained, image=pcmap["rgb"].values,
+                             image_lat=pcmap["lat"].values, image_lon=pcmap["lon"].values, title=title)
+            else:
+                ny, nx = pcmap.sizes["y"], pcmap.sizes["x"]
+                plot_pc_maps(pcmap["pc"].values, ny - pcmap["row_centre"].values, pcmap["col_centre"].values,
+                             out / f"pc_map_{model}.png", explained=explained, image=pcmap["rgb"].values,
+                             image_lat=ny - 0.5 - np.arange(ny), image_lon=np.arange(nx) + 0.5, title=title,
+                             pixels=True)
+        else:
+            _empty(out / f"pc_map_{model}.png", f"{model}: no scene large enough for a PC map")
+    if confusions:
+        plot_cluster_confusions(confusions, out / "confusions.png")
+    else:
+        _empty(out / "confusions.png", "no labelled tiles")
+    table = pd.read_csv(nmi)
+    reference = {int(round(px * reference_scale)): v for px, v in PAPER_NMI.items()}
+    plot_nmi_vs_scale(table[table["tile_px"] > 0], out / "nmi_vs_scale.png", reference=reference)
+    metrics = pd.read_csv(cloud_metrics)
+    if len(metrics):
+        cluster_cols = [c for c in metrics.columns if c.endswith("_ward")]
+        frame = metrics.rename(columns={"label": "class"})
+        if cluster_cols:
+            frame = frame.assign(cluster=frame[cluster_cols[0]].map(lambda c: f"C{int(c)}" if pd.notna(c) else None))
+        plot_metrics_by_group(frame, out / "cloud_metrics.png", metrics=[m for m in BOX_METRICS if m in METRICS],
+                              groups=("class", "cluster") if cluster_cols else ("class",), class_order=list(CLASSES))
+    else:
+        _empty(out / "cloud_metrics.png", "no labelled tiles")
+
+
+def _empty(output: Path, message: str) -> None:
+    """A figure saying why there is nothing to draw (every declared figure exists)."""
+    import matplotlib.pyplot as plt
+
+    from eoml.core.plotting import paper_style, save_figure
+
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(4, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, message, ha="center", va="center")
+        save_figure(fig, output)
+        plt.close(fig)
