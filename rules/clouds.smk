@@ -13,6 +13,7 @@ wildcard_constraints:
     cl_scene=r"[A-Za-z0-9_]+",
     cl_dataset=r"[A-Za-z0-9_]+",
     cl_source="goes|modis",
+    cl_expert=r"[A-Za-z0-9_]+",
 
 
 if CL["source"] == "demo":
@@ -80,6 +81,29 @@ rule clouds_kaggle_store:
         " --labels {input.labels:q} --output {output.store:q} --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
+rule clouds_expert_store:
+    """One expert-labelled set: one label per image (class folders or a CSV)."""
+    input:
+        images=lambda wildcards: CL_EXPERT[wildcards.cl_expert][2],
+        labels=lambda wildcards: CL_EXPERT[wildcards.cl_expert][1] or [],
+        code=code("clouds", "expert-store"),
+    output:
+        store=directory(CL_PATHS["expert_store"]),
+    params:
+        root=lambda wildcards: CL_EXPERT[wildcards.cl_expert][0],
+        labels=lambda wildcards, input: f"--labels {input.labels}" if input.labels else "",
+        cfg=clouds_cfg("expert-store"),
+    log:
+        LOGS / "clouds" / "expert_store" / "{cl_expert}.log",
+    benchmark:
+        BENCH / "clouds" / "expert_store" / "{cl_expert}.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds expert-store --name {wildcards.cl_expert} --root {params.root:q} {params.labels}"
+        " --output {output.store:q} --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
 rule clouds_triplets:
     """Tile2Vec triplets of one source: anchor, neighbour half a tile away, distant tile from another scene."""
     input:
@@ -133,7 +157,7 @@ rule clouds_analyse:
     """One model on the labelled tiles of every size: embeddings, Ward / k-means clusters, NMI, PCA; PC map."""
     input:
         model=clouds_model_file("model.pt"),
-        labelled=[clouds_kaggle_store(d) for d in CL_KAGGLE],
+        labelled=clouds_labelled_stores(),
         maps=lambda wildcards: clouds_source_stores(wildcards.cl_source)[:1],
         code=code("clouds", "analyse"),
     output:

@@ -1,5 +1,5 @@
 # clouds: the helpers of rules/clouds.smk (paths, config keys per step, input functions).
-from eoml.clouds.ingest import GOES_KEYS, KAGGLE_KEYS, goes_scenes
+from eoml.clouds.ingest import GOES_KEYS, KAGGLE_KEYS, expert_image_files, goes_scenes
 from eoml.clouds.report import figure_names
 
 CL = config["clouds"]
@@ -10,6 +10,7 @@ CL_KEYS = {
     "demo": ["demo"],
     "goes-store": list(GOES_KEYS),
     "kaggle-store": list(KAGGLE_KEYS),
+    "expert-store": list(KAGGLE_KEYS),
     "triplets": ["triplets", "seed"],
     "train": ["embedding", "training", "seed"],
     "analyse": ["analysis", "seed"],
@@ -21,6 +22,7 @@ CL_KEYS = {
 CL_PATHS = {
     "goes_store": CL_OUT / "stores" / "goes" / "{cl_scene}.zarr",
     "kaggle_store": CL_OUT / "stores" / "kaggle" / "{cl_dataset}.zarr",
+    "expert_store": CL_OUT / "stores" / "expert" / "{cl_expert}.zarr",
     "triplets": CL_OUT / "triplets" / "{cl_source}.zarr",
     "model": CL_OUT / "models" / "{cl_source}",
     "checkpoints": CL_OUT / "checkpoints" / "{cl_source}",
@@ -55,6 +57,9 @@ def _clouds_inputs():
 
 
 CL_SCENES, CL_KAGGLE = _clouds_inputs()
+# expert-labelled sets (source = files): {name: (root, labels csv or None, image files)}
+CL_EXPERT = {d["name"]: (d["root"], d["labels"], [str(p) for p in expert_image_files(d["root"])])
+             for d in CL["expert"]} if CL["source"] == "files" else {}
 # the Tile2Vec models: one per source with at least two scenes
 CL_SOURCES = [s for s, n in (("goes", len(CL_SCENES)),
                              ("modis", sum(len(v[2]) for v in CL_KAGGLE.values()))) if n >= 2]
@@ -70,6 +75,15 @@ def clouds_goes_store(scene):
 
 def clouds_kaggle_store(dataset):
     return expand(CL_PATHS["kaggle_store"], cl_dataset=dataset)[0]
+
+
+def clouds_expert_store(name):
+    return expand(CL_PATHS["expert_store"], cl_expert=name)[0]
+
+
+def clouds_labelled_stores():
+    """Every labelled store an analysis evaluates: the Kaggle-layout datasets and the expert sets."""
+    return [clouds_kaggle_store(d) for d in CL_KAGGLE] + [clouds_expert_store(e) for e in CL_EXPERT]
 
 
 def clouds_source_stores(source):
@@ -97,7 +111,7 @@ def clouds_figures():
 def clouds_final_output():
     tables = ["nmi.csv", "silhouette.csv", "cloud_metrics.csv"] if CL_SOURCES else []
     return [clouds_metrics(t) for t in tables] + clouds_figures() + \
-        [clouds_goes_store(s) for s in CL_SCENES] + [clouds_kaggle_store(d) for d in CL_KAGGLE]
+        [clouds_goes_store(s) for s in CL_SCENES] + clouds_labelled_stores()
 
 
 FINAL_OUTPUTS["clouds"] = clouds_final_output

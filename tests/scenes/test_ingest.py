@@ -13,7 +13,13 @@ from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.store import open_store, write_store
 from eoml.scenes import ingest
 from eoml.scenes.data import class_names, open_scene_store, split_indices
-from eoml.scenes.ingest import build_store, native_size, resize_image, split_counts, stratified_split
+from eoml.scenes.ingest import (
+    build_store,
+    native_size,
+    resize_image,
+    split_counts,
+    stratified_split,
+)
 from eoml.scenes.readers import read_image, scan_dataset
 
 CFG = {"image_size": 16, "max_image_size": 256, "on_bad_file": "error", "split": {"train": 0.7, "val": 0.1, "test": 0.2, "seed": 0}}

@@ -39,6 +39,14 @@ def _kaggle_store(args) -> None:
     build_kaggle_store(args.name, args.images, args.labels, args.output, args.cfg)
 
 
+@step("expert-store", "one expert-labelled set (one label per image) -> image and label-mask store",
+      arg("--name", required=True), arg("--root", required=True), arg("--labels", default=None), OUTPUT)
+def _expert_store(args) -> None:
+    from eoml.clouds.ingest import build_expert_store
+
+    build_expert_store(args.name, args.root, args.labels, args.output, args.cfg)
+
+
 @step("triplets", "Tile2Vec triplets (anchor, neighbour, distant) of one training source", STORES, OUTPUT)
 def _triplets(args) -> None:
     from eoml.clouds.evaluate import make_triplets

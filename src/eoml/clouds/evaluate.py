@@ -63,6 +63,8 @@ __all__ = ["SOURCES", "analyse_model", "cloud_metrics_table", "collect_tables", 
 
 #: training sources of the Tile2Vec models
 SOURCES = ("goes", "modis")
+#: what identifies a labelled tile (tiles of two overlapping rectangles may share a position)
+TILE_KEY = ("evaluated_on", "scene", "rectangle", "y0", "x0")
 
 
 def _csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> Path:
@@ -104,7 +106,10 @@ def _embed(net, images: np.ndarray, tile_px: int, batch: int) -> np.ndarray:
 
 
 def _dataset_name(store: str | os.PathLike) -> str:
-    return str(open_store(store).attrs["dataset"])
+    attrs = open_store(store).attrs
+    if "dataset" not in attrs:
+        raise InputFileError(Path(store), "not a labelled clouds store (a Kaggle-layout or expert-labelled dataset)")
+    return str(attrs["dataset"])
 
 
 def analyse_model(model: str | os.PathLike, name: str, trained_on: str, labelled: Sequence[str | os.PathLike],
@@ -135,7 +140,7 @@ def analyse_model(model: str | os.PathLike, name: str, trained_on: str, labelled
         if rect.sizes["sample"]:
             emb = _embed(net, rect["image"].values, tile_px, a["batch_size"])
             rows += evaluate_embeddings(emb, rect["label"].values, evaluated_on=dataset, tile_px=0, **common)
-        sizes = sorted(set(int(s) for s in a["tile_sizes"]) | {tile_px})
+        sizes = sorted({int(s) for s in a["tile_sizes"]} | {tile_px})
         for size in sizes:
             tiles = labelled_tiles(scenes, size, int(a["max_tiles"]), seed, min_valid=float(a["min_valid"]))
             n = tiles.sizes["sample"]
@@ -195,7 +200,7 @@ def _pc_map(net, stores: Sequence[str | os.PathLike], tile_px: int, a: Mapping[s
     ds = xr.Dataset()
     if scenes:
         scene = scenes[0]
-        stride = max(1, int(round(float(a["map_stride"]) * tile_px)))
+        stride = max(1, round(float(a["map_stride"]) * tile_px))
         grid = grid_tiles(scene, tile_px, stride)
         n_rows, n_cols = int(grid.attrs["n_rows"]), int(grid.attrs["n_cols"])
         if n_rows * n_cols >= 3:
@@ -252,18 +257,18 @@ def cloud_metrics_table(tiles_stores: Mapping[str, str | os.PathLike], output: s
         ds = open_store(path)
         if "image" not in ds:
             continue
-        key = pd.MultiIndex.from_arrays([ds["evaluated_on"].values, ds["scene"].values, ds["y0"].values,
-                                         ds["x0"].values], names=["evaluated_on", "scene", "y0", "x0"])
+        key = pd.MultiIndex.from_arrays([ds[k].values for k in TILE_KEY], names=list(TILE_KEY))
         if base is None:
             metrics = metrics_table(ds["image"].values, float(m["threshold"]), str(m["kind"]),
-                                    connectivity=int(m["connectivity"]), min_size=int(m["min_size"]), index=key)
+                                    connectivity=int(m["connectivity"]), min_size=int(m["min_size"]))
+            metrics.index = key
             metrics.insert(0, "label", [CLASSES[i] for i in ds["label"].values])
             base = metrics
         clusters = pd.DataFrame({f"{name}_{v.removeprefix('cluster_')}": ds[v].values for v in ds.data_vars
                                  if v.startswith("cluster_")}, index=key)
         tables.append(clusters)
     if base is None:
-        table = pd.DataFrame(columns=["evaluated_on", "scene", "y0", "x0", "label", *METRICS])
+        table = pd.DataFrame(columns=[*TILE_KEY, "label", *METRICS])
     else:
         table = base.join(tables, how="left").reset_index()
         X, rows, _ = metrics_matrix(table, list(METRICS))
@@ -271,7 +276,7 @@ def cloud_metrics_table(tiles_stores: Mapping[str, str | os.PathLike], output: s
             scores, _ = pca(X, 2, standardize=True)
             labels = table["label"].values[rows]
             clusters = {c: table[c].values[rows] for c in table.columns if c not in METRICS and "_" in c
-                        and c not in ("evaluated_on", "scene", "y0", "x0", "label")}
+                        and c not in (*TILE_KEY, "label")}
             for row in silhouette_table({"cloud_metrics_pca": scores}, labels, clusters):
                 sil.append({"model": "cloud_metrics", "evaluated_on": "all", "tile_px": int(open_store(
                     next(iter(tiles_stores.values()))).attrs["tile_px"]), **row})

@@ -6,7 +6,8 @@ provenance and the config keys read here as the config digest):
 * **GOES scene** (:func:`build_goes_store`, one job per scene = one scan of C01, C02 and C03):
   the true colour of :func:`eoml.clouds.goes.true_colour` on the configured latitude/longitude
   grid — ``rgb`` uint8 ``(lat, lon, band)`` and ``valid`` bool ``(lat, lon)``; unlabelled.
-* **Kaggle dataset** (:func:`build_kaggle_store`, one job per dataset): ``image`` uint8
+* **Kaggle dataset** (:func:`build_kaggle_store`, one job per dataset; an expert-labelled set,
+  :func:`build_expert_store`, the same with each image's mask its whole frame): ``image`` uint8
   ``(sample, y, x, band)`` as stored in the JPEGs (the dataset's most common size; another size is
   resized to it, bilinear, and logged), ``mask`` bool ``(sample, class, y, x)`` decoded from the
   run-length labels (nearest neighbour when resized), ``labelled`` bool ``(sample)``, ``image_id``
@@ -30,7 +31,14 @@ import xarray as xr
 from PIL import Image
 
 from eoml.clouds.goes import group_scenes, true_colour
-from eoml.clouds.labels import CLASSES, read_kaggle, read_masks, read_rgb
+from eoml.clouds.labels import (
+    CLASSES,
+    EXPERT_EXTENSIONS,
+    read_expert,
+    read_kaggle,
+    read_masks,
+    read_rgb,
+)
 from eoml.clouds.tiles import Scene
 from eoml.core.errors import InputFileError
 from eoml.core.io import sha256_file
@@ -39,7 +47,8 @@ from eoml.core.store import open_store, write_store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GOES_KEYS", "KAGGLE_KEYS", "build_goes_store", "build_kaggle_store", "goes_scenes", "load_scenes"]
+__all__ = ["GOES_KEYS", "KAGGLE_KEYS", "build_expert_store", "build_goes_store", "build_kaggle_store",
+           "expert_image_files", "goes_scenes", "load_scenes"]
 
 #: the ``clouds`` keys each builder reads (and digests)
 GOES_KEYS = ("on_bad_file", "max_time_offset_s", "domain", "true_colour")
@@ -90,15 +99,19 @@ def _read_mask(listing, i: int, shape: tuple[int, int]) -> np.ndarray:
     return read_masks(listing, i, shape=shape)[None]
 
 
-def build_kaggle_store(name: str, images: str | os.PathLike, labels: str | os.PathLike,
-                       output: str | os.PathLike, cfg: Mapping[str, Any]) -> Path:
-    """The store of the Kaggle-layout dataset ``name``: the JPEGs in ``images`` and their
-    ``labels`` csv (:func:`eoml.clouds.labels.read_kaggle`)."""
+def _full_mask(label: int, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros((1, len(CLASSES), *shape), bool)
+    mask[0, label] = True
+    return mask
+
+
+def _image_store(name: str, listing, masks, labelled: Sequence[bool], output, config: Mapping[str, Any],
+                 attrs: Mapping[str, Any], sources: Sequence[Path]) -> Path:
+    """The image + mask store of ``listing`` (files, ids, sizes); ``masks(i, shape)`` the class
+    masks ``(1, class, y, x)`` of image ``i`` at ``shape``."""
     import dask
     import dask.array as da
 
-    c = required_keys(cfg, KAGGLE_KEYS, "clouds")
-    listing = read_kaggle(images, labels, c["on_bad_file"])
     n = len(listing)
     sizes = Counter(listing.sizes)
     shape = max(sizes, key=lambda hw: (sizes[hw], hw))
@@ -109,17 +122,17 @@ def build_kaggle_store(name: str, images: str | os.PathLike, labels: str | os.Pa
     h, w = shape
     image = da.concatenate([da.from_delayed(dask.delayed(_read_image, pure=True)(p, shape), shape=(1, h, w, 3),
                                             dtype=np.uint8) for p in listing.files])
-    mask = da.concatenate([da.from_delayed(dask.delayed(_read_mask, pure=True)(listing, i, shape),
+    mask = da.concatenate([da.from_delayed(dask.delayed(masks, pure=True)(i, shape),
                                            shape=(1, len(CLASSES), h, w), dtype=bool) for i in range(n)])
     ds = xr.Dataset(
         {
             "image": (("sample", "y", "x", "band"), image,
-                      {"units": "1", "long_name": "true-colour RGB digital numbers (JPEG as distributed)"}),
+                      {"units": "1", "long_name": "true-colour RGB digital numbers (the image file's)"}),
             "mask": (("sample", "class", "y", "x"), mask,
-                     {"units": "1", "long_name": "labelled region of each class (from EncodedPixels)"}),
-            "labelled": (("sample",), np.asarray(listing.labelled, bool),
+                     {"units": "1", "long_name": "labelled region of each class"}),
+            "labelled": (("sample",), np.asarray(labelled, bool),
                          {"units": "1", "long_name": "the image has at least one label"}),
-            "image_id": (("sample",), np.array(listing.ids, dtype=object), {"long_name": "image id (file name stem)"}),
+            "image_id": (("sample",), np.array(listing.ids, dtype=object), {"long_name": "image id"}),
             "sha256": (("sample",), np.array([sha256_file(p) for p in listing.files], dtype=object),
                        {"long_name": "SHA-256 digest of the image file"}),
         },
@@ -127,14 +140,44 @@ def build_kaggle_store(name: str, images: str | os.PathLike, labels: str | os.Pa
             "band": ("band", np.array(BANDS, dtype=object), {"long_name": "colour band"}),
             "class_name": ("class", np.array(CLASSES, dtype=object), {"long_name": "cloud pattern"}),
         },
-        attrs={"dataset": str(name), "images": str(images), "labels": str(labels), "n_skipped": len(listing.skipped),
+        attrs={"dataset": str(name), **attrs, "n_skipped": len(listing.skipped),
                "skipped": [f"{p}: {reason}" for p, reason in listing.skipped]},
     )
-    counts = listing.counts()
-    log.info("%s: %d images (%d labelled), %d x %d px; images per class: %s; %d skipped", name, n,
-             sum(listing.labelled), w, h, ", ".join(f"{k} {v}" for k, v in counts.items()), len(listing.skipped))
-    return write_store(ds, output, sources=[*listing.files, listing.labels_csv], config={k: c[k] for k in KAGGLE_KEYS},
+    log.info("%s: %d images (%d labelled), %d x %d px; images per class: %s; %d skipped", name, n, sum(labelled),
+             w, h, ", ".join(f"{k} {v}" for k, v in listing.counts().items()), len(listing.skipped))
+    return write_store(ds, output, sources=sources, config=config,
                        chunks={"sample": 1, "y": h, "x": w, "band": 3, "class": len(CLASSES)})
+
+
+def build_kaggle_store(name: str, images: str | os.PathLike, labels: str | os.PathLike,
+                       output: str | os.PathLike, cfg: Mapping[str, Any]) -> Path:
+    """The store of the Kaggle-layout dataset ``name``: the JPEGs in ``images`` and their
+    ``labels`` csv (:func:`eoml.clouds.labels.read_kaggle`); masks decoded from the RLE."""
+    c = required_keys(cfg, KAGGLE_KEYS, "clouds")
+    listing = read_kaggle(images, labels, c["on_bad_file"])
+    return _image_store(name, listing, lambda i, shape: _read_mask(listing, i, shape), listing.labelled, output,
+                        {k: c[k] for k in KAGGLE_KEYS}, {"layout": "kaggle", "images": str(images),
+                                                         "labels": str(labels)},
+                        [*listing.files, listing.labels_csv])
+
+
+def build_expert_store(name: str, root: str | os.PathLike, labels: str | os.PathLike | None,
+                       output: str | os.PathLike, cfg: Mapping[str, Any]) -> Path:
+    """The store of the expert-labelled set ``name`` (:func:`eoml.clouds.labels.read_expert`: class
+    folders below ``root``, or the csv ``labels``): one label per image, its mask the whole image."""
+    c = required_keys(cfg, KAGGLE_KEYS, "clouds")
+    listing = read_expert(root, labels, c["on_bad_file"])
+    return _image_store(name, listing, lambda i, shape: _full_mask(listing.labels[i], shape), [True] * len(listing),
+                        output, {k: c[k] for k in KAGGLE_KEYS},
+                        {"layout": "expert", "root": str(root), "labels": "" if labels is None else str(labels)},
+                        [*listing.files, *([] if labels is None else [Path(labels)])])
+
+
+def expert_image_files(root: str | os.PathLike) -> list[Path]:
+    """The image files below ``root`` (the inputs of an expert set's store job; the reader decides
+    which of them are labelled)."""
+    return sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in EXPERT_EXTENSIONS and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def load_scenes(stores: Sequence[str | os.PathLike], *, labelled_only: bool = False) -> list[Scene]:

@@ -97,7 +97,7 @@ def make_figures(analyses: Sequence[str | os.PathLike], triplets: Sequence[str |
     else:
         _empty(out / "confusions.png", "no labelled tiles")
     table = pd.read_csv(nmi)
-    reference = {int(round(px * reference_scale)): v for px, v in PAPER_NMI.items()}
+    reference = {round(px * reference_scale): v for px, v in PAPER_NMI.items()}
     plot_nmi_vs_scale(table[table["tile_px"] > 0], out / "nmi_vs_scale.png", reference=reference)
     metrics = pd.read_csv(cloud_metrics)
     if len(metrics):
