@@ -360,3 +360,16 @@ def test_raw_files_with_any_name_are_ingested(workdir, tmp_path):
     snakemake(work, store)
     with xr.open_zarr(work / store) as ds:
         assert f"{omni.stem} (2){omni.suffix}" in ds.attrs["source_files"]
+
+
+def test_clouds_runs_on_goes_files_alone(tmp_path):
+    """Any subset of the inputs runs: GOES scenes without labelled images give the GOES model, its
+    maps and figures (no NMI: no labels), not an error."""
+    clouds = {**TINY["clouds"], "demo": {**TINY["clouds"]["demo"], "n_kaggle_images": 0}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"studies": ["clouds"], "clouds": clouds}))
+    snakemake(tmp_path)
+    cl = tmp_path / "results" / "clouds"
+    assert not (cl / "stores" / "kaggle").exists()
+    assert pd.read_csv(cl / "metrics" / "nmi.csv").empty
+    assert {p.stem for p in (cl / "figures").glob("*.png")} >= {"triplets_goes", "pc_map_goes", "nmi_vs_scale"}
+    assert not (cl / "figures" / "triplets_modis.png").exists()

@@ -98,7 +98,10 @@ def make_figures(analyses: Sequence[str | os.PathLike], triplets: Sequence[str |
         _empty(out / "confusions.png", "no labelled tiles")
     table = pd.read_csv(nmi)
     reference = {round(px * reference_scale): v for px, v in PAPER_NMI.items()}
-    plot_nmi_vs_scale(table[table["tile_px"] > 0], out / "nmi_vs_scale.png", reference=reference)
+    if (table["tile_px"] > 0).any():
+        plot_nmi_vs_scale(table[table["tile_px"] > 0], out / "nmi_vs_scale.png", reference=reference)
+    else:
+        _empty(out / "nmi_vs_scale.png", "no labelled tiles: no NMI")
     metrics = pd.read_csv(cloud_metrics)
     if len(metrics):
         cluster_cols = [c for c in metrics.columns if c.endswith("_ward")]
