@@ -76,3 +76,17 @@ def test_confusion_panel_without_cell_text_for_many_classes():
         image = confusion_panel(ax, m, [f"c{i}" for i in range(30)], annotate=False)
         assert len(ax.texts) == 0 and image.get_array().max() == 100
         plt.close(fig)
+
+
+def test_confusion_panel_draws_rectangular_matrices_with_their_column_names():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    m = np.array([[0.5, 0.5], [1.0, 0.0], [0.25, 0.75]])
+    confusion_panel(ax, m, ["a", "b", "c"], column_names=["C0", "C1"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["C0", "C1"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    assert sorted(t.get_text() for t in ax.texts)[:2] == ["0.0 %", "100.0 %"]
+    with pytest.raises(ValueError, match="3 class names and 3 columns"):
+        confusion_panel(ax, m, ["a", "b", "c"])
+    plt.close(fig)

@@ -240,45 +240,11 @@ def cluster_confusions_figure(tables: Mapping[tuple[str, str], pd.DataFrame]):
     for key, t in tables.items():
         if [str(c) for c in t.index] != classes:
             raise ValueError(f"table {key} has classes {list(t.index)}, others {classes}")
-    rows = sorted({r for r, _ in tables})
-    cols = sorted({c for _, c in tables})
-    kw = {"true_label": "class", "pred_label": "cluster", "colorbar_label": "fraction of class (%)"}
-    if all(t.shape[1] == len(classes) for t in tables.values()):
-        fig, axes = confusion_matrices_figure({key: _row_fractions(t) for key, t in tables.items()},
-                                              classes, panel_size=(2.3, 2.1), **kw)
-    else:
-        width = max(t.shape[1] for t in tables.values())
-        fig, axes = plt.subplots(len(rows), len(cols), squeeze=False,
-                                 figsize=((0.42 * width + 0.9) * len(cols) + 1.4,
-                                          (0.42 * len(classes) + 0.8) * len(rows)))
-        image = None
-        for i, row in enumerate(rows):
-            for j, col in enumerate(cols):
-                ax = axes[i, j]
-                if (row, col) not in tables:
-                    ax.set_visible(False)
-                    continue
-                m = _row_fractions(tables[(row, col)])
-                image = ax.imshow(100 * m, cmap="Blues", vmin=0, vmax=100, aspect="auto")
-                for a, b in np.ndindex(m.shape):
-                    if np.isfinite(m[a, b]):
-                        ax.text(b, a, f"{100 * m[a, b]:.0f}", ha="center", va="center", fontsize=6.5,
-                                color="white" if m[a, b] > 0.55 else "black")
-                ax.set_yticks(range(len(classes)), classes)
-                ax.spines[:].set_visible(False)
-                if i == len(rows) - 1:
-                    ax.set_xlabel(kw["pred_label"])
-                if j == 0:
-                    ax.set_ylabel(f"{row}\n{kw['true_label']}")
-                if i == 0:
-                    ax.set_title(col)
-        fig.colorbar(image, ax=axes, shrink=0.8, label=kw["colorbar_label"])
-    for i, row in enumerate(rows):
-        for j, col in enumerate(cols):
-            if (row, col) in tables:
-                ids = list(tables[(row, col)].columns)
-                axes[i, j].set_xticks(range(len(ids)), [f"C{c}" for c in ids])
-    return fig, axes
+    width = max(t.shape[1] for t in tables.values())
+    return confusion_matrices_figure(
+        {key: _row_fractions(t) for key, t in tables.items()}, classes, true_label="class", pred_label="cluster",
+        colorbar_label="fraction of class (%)", panel_size=(max(2.3, 0.55 * width + 0.1), 2.1),
+        column_names={key: [f"C{c}" for c in t.columns] for key, t in tables.items()})
 
 
 def plot_cluster_confusions(tables: Mapping[tuple[str, str], pd.DataFrame], output: PathLike

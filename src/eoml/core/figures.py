@@ -35,25 +35,28 @@ __all__ = ["confusion_matrices_figure", "confusion_panel", "loss_curves_figure"]
 # confusion matrices
 # --------------------------------------------------------------------------------------------
 def confusion_panel(ax, matrix: np.ndarray, class_names: Sequence[str], *, cmap: str = "Blues",
-                    text_threshold: float = 0.55, fontsize: float = 7.5, annotate: bool = True):
+                    text_threshold: float = 0.55, fontsize: float = 7.5, annotate: bool = True,
+                    column_names: Sequence[str] | None = None):
     """Draw one row-normalised confusion matrix (fractions 0–1) on ``ax`` in percent.
 
     Cells hold ``"xx.x %"`` (white text above ``text_threshold``; none with ``annotate=False``,
     for matrices of many classes); NaN cells (an empty reference class) are left blank. Ticks
-    carry ``class_names`` (rows = reference, columns = prediction). Returns the image (for a
-    colour bar, 0–100 %).
+    carry ``class_names`` (rows = reference, columns = prediction); ``column_names`` names the
+    columns when they are not the classes (e.g. clusters: the matrix is then rectangular).
+    Returns the image (for a colour bar, 0–100 %).
     """
     m = np.asarray(matrix, dtype=np.float64)
     k = len(class_names)
-    if m.shape != (k, k):
-        raise ValueError(f"confusion matrix of shape {m.shape} for {k} class names")
+    columns = class_names if column_names is None else column_names
+    if m.shape != (k, len(columns)):
+        raise ValueError(f"confusion matrix of shape {m.shape} for {k} class names and {len(columns)} columns")
     image = ax.imshow(100 * m, cmap=cmap, vmin=0, vmax=100)
     for a in range(k if annotate else 0):
-        for b in range(k):
+        for b in range(len(columns)):
             if np.isfinite(m[a, b]):
                 ax.text(b, a, f"{100 * m[a, b]:.1f} %", ha="center", va="center",
                         color="white" if m[a, b] > text_threshold else "black", fontsize=fontsize)
-    ax.set_xticks(range(k), class_names)
+    ax.set_xticks(range(len(columns)), columns)
     ax.set_yticks(range(k), class_names)
     ax.spines[:].set_visible(False)
     return image
@@ -67,8 +70,12 @@ def confusion_matrices_figure(
     pred_label: str = "predicted",
     colorbar_label: str = "fraction of reference class (%)",
     panel_size: tuple[float, float] = (1.8, 1.75),
+    column_names: Mapping[tuple[str, str], Sequence[str]] | None = None,
 ):
     """A grid of :func:`confusion_panel` keyed by ``(row name, column name)``.
+
+    ``column_names``: per key, the names of that matrix's columns when they are not the classes
+    (:func:`confusion_panel`).
 
     Rows and columns are the sorted distinct names (e.g. models × test images); a missing pair
     leaves its panel empty. The left column's ``y`` labels read ``"<row name>\\n<true_label>"``,
@@ -88,7 +95,8 @@ def confusion_matrices_figure(
             if (row, col) not in matrices:
                 ax.set_visible(False)
                 continue
-            image = confusion_panel(ax, matrices[(row, col)], class_names)
+            image = confusion_panel(ax, matrices[(row, col)], class_names,
+                                    column_names=None if column_names is None else column_names[(row, col)])
             if i == len(rows) - 1:
                 ax.set_xlabel(pred_label)
             if j == 0:
