@@ -263,7 +263,7 @@ def cloud_metrics_table(tiles_stores: Mapping[str, str | os.PathLike], output: s
                                     connectivity=int(m["connectivity"]), min_size=int(m["min_size"]))
             metrics.index = key
             metrics.insert(0, "label", [CLASSES[i] for i in ds["label"].values])
-            base = metrics
+            base, tile_px = metrics, int(ds.attrs["tile_px"])
         clusters = pd.DataFrame({f"{name}_{v.removeprefix('cluster_')}": ds[v].values for v in ds.data_vars
                                  if v.startswith("cluster_")}, index=key)
         tables.append(clusters)
@@ -278,8 +278,7 @@ def cloud_metrics_table(tiles_stores: Mapping[str, str | os.PathLike], output: s
             clusters = {c: table[c].values[rows] for c in table.columns if c not in METRICS and "_" in c
                         and c not in (*TILE_KEY, "label")}
             for row in silhouette_table({"cloud_metrics_pca": scores}, labels, clusters):
-                sil.append({"model": "cloud_metrics", "evaluated_on": "all", "tile_px": int(open_store(
-                    next(iter(tiles_stores.values()))).attrs["tile_px"]), **row})
+                sil.append({"model": "cloud_metrics", "evaluated_on": "all", "tile_px": tile_px, **row})
     _csv_atomic(table, output)
     _csv_atomic(pd.DataFrame(sil, columns=["model", "evaluated_on", "tile_px", "features", "grouping", "n_tiles",
                                            "n_groups", "silhouette"]), silhouette_out)
