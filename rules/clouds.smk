@@ -2,8 +2,11 @@
 #
 # GOES L1b files (C01-C03)  --(one job per scene)-->    stores/goes/<scene>.zarr   (true colour, lat/lon)
 # Kaggle-layout folders     --(one job per dataset)-->  stores/kaggle/<dataset>.zarr (images, label masks)
-# stores --> triplets/<source>.zarr --> models/<source> (Tile2Vec, gpu=1) --> analysis/<source>
-#        --> nmi.csv, silhouette.csv, cloud_metrics.csv, figures
+# stores --> triplets/<source>.zarr --> models/<source> (Tile2Vec, gpu=1) --> analysis/<model>
+#        --> nmi.csv, silhouette.csv, cloud_metrics.csv, embeddings.csv, unlabelled.csv, figures
+# MODIS triplets --> models/deepcluster, models/dcae (gpu=1); models/imagenet (untrained features)
+# Kaggle stores --> classifier/models/<job> (gpu=1) --> classifier/evaluation/<job> (+ expert sets)
+#        --> classifier.csv, confusions, Grad-CAM, feature maps
 
 
 include: "helpers/clouds.smk"
@@ -13,6 +16,8 @@ wildcard_constraints:
     cl_scene=r"[A-Za-z0-9_]+",
     cl_dataset=r"[A-Za-z0-9_]+",
     cl_source="goes|modis",
+    cl_model="goes|modis|imagenet|deepcluster|dcae",
+    cl_job=r"[A-Za-z0-9_]+",
     cl_expert=r"[A-Za-z0-9_]+",
 
 
@@ -26,6 +31,7 @@ if CL["source"] == "demo":
             goes=[f for files in CL_SCENES.values() for f in files],
             images=[f for v in CL_KAGGLE.values() for f in v[2]],
             labels=[v[1] for v in CL_KAGGLE.values()],
+            expert=[f for v in CL_EXPERT.values() for f in v[2]],
         params:
             out_dir=CL_DEMO_DIR,
             cfg=clouds_cfg("demo"),
@@ -153,12 +159,87 @@ rule clouds_train:
         " --ckpt-dir {params.ckpt_dir:q} --threads {threads} --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
-rule clouds_analyse:
-    """One model on the labelled tiles of every size: embeddings, Ward / k-means clusters, NMI, PCA; PC map."""
+rule clouds_features:
+    """The comparison's floor: the backbone with its ImageNet weights, untrained, as an embedding (pooled features)."""
     input:
-        model=clouds_model_file("model.pt"),
+        code=code("clouds", "features"),
+    output:
+        model=clouds_embedder_file("imagenet"),
+    params:
+        cfg=clouds_cfg("features"),
+        out_dir=output_dir,
+    log:
+        LOGS / "clouds" / "features.log",
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds features --out-dir {params.out_dir:q} --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_deepcluster:
+    """DeepCluster: k-means of the features as pseudo-labels, retrain, repeat (one clustering per epoch); the last epoch is kept."""
+    input:
+        triplets=lambda wildcards: expand(CL_PATHS["triplets"], cl_source=CL_UNSUPERVISED_SOURCE),
+        code=code("clouds", "deepcluster-train"),
+    output:
+        model=clouds_embedder_file("deepcluster"),
+        history=str(CL_PATHS["embedder"] / "history.csv").format(cl_model="deepcluster"),
+    params:
+        cfg=clouds_cfg("deepcluster-train"),
+        out_dir=output_dir,
+        ckpt_dir=str(CL_PATHS["embedder_checkpoints"]).format(cl_model="deepcluster"),
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=480,
+    threads: 1
+    log:
+        LOGS / "clouds" / "train_deepcluster.log",
+    benchmark:
+        BENCH / "clouds" / "train_deepcluster.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds deepcluster-train --triplets {input.triplets:q} --out-dir {params.out_dir:q}"
+        " --ckpt-dir {params.ckpt_dir:q} --threads {threads} --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_dcae:
+    """The deep convolutional autoencoder (3 -> 128 -> 64 -> 32 -> 16 -> 8 and back); its latent vectors embed the tiles."""
+    input:
+        triplets=lambda wildcards: expand(CL_PATHS["triplets"], cl_source=CL_UNSUPERVISED_SOURCE),
+        code=code("clouds", "dcae-train"),
+    output:
+        model=clouds_embedder_file("dcae"),
+        history=str(CL_PATHS["embedder"] / "history.csv").format(cl_model="dcae"),
+    params:
+        cfg=clouds_cfg("dcae-train"),
+        out_dir=output_dir,
+        ckpt_dir=str(CL_PATHS["embedder_checkpoints"]).format(cl_model="dcae"),
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=480,
+    threads: 1
+    log:
+        LOGS / "clouds" / "train_dcae.log",
+    benchmark:
+        BENCH / "clouds" / "train_dcae.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds dcae-train --triplets {input.triplets:q} --out-dir {params.out_dir:q}"
+        " --ckpt-dir {params.ckpt_dir:q} --threads {threads} --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_analyse:
+    """One embedding on the labelled tiles of every size: Ward / k-means clusters, NMI, silhouettes, PCA; labelled vs unlabelled squares; PC map."""
+    input:
+        model=lambda wildcards: clouds_embedder_file(wildcards.cl_model),
         labelled=clouds_labelled_stores(),
-        maps=lambda wildcards: clouds_source_stores(wildcards.cl_source)[:1],
+        maps=lambda wildcards: clouds_source_stores(CL_MODELS[wildcards.cl_model]
+                                                    if CL_MODELS[wildcards.cl_model] in CL_SOURCES
+                                                    else CL_UNSUPERVISED_SOURCE)[:1],
         code=code("clouds", "analyse"),
     output:
         tables=[str(CL_PATHS["analysis"] / f) for f in CL_ANALYSIS_FILES],
@@ -166,16 +247,17 @@ rule clouds_analyse:
     params:
         cfg=clouds_cfg("analyse"),
         out_dir=output_dir,
+        trained_on=lambda wildcards: CL_MODELS[wildcards.cl_model],
     threads: 1
     log:
-        LOGS / "clouds" / "analyse_{cl_source}.log",
+        LOGS / "clouds" / "analyse_{cl_model}.log",
     benchmark:
-        BENCH / "clouds" / "analyse_{cl_source}.tsv"
+        BENCH / "clouds" / "analyse_{cl_model}.tsv"
     conda:
         ENV
     shell:
-        "python -m eoml clouds analyse --model {input.model:q} --name {wildcards.cl_source}"
-        " --trained-on {wildcards.cl_source} --labelled {input.labelled:q} --map-stores {input.maps:q}"
+        "python -m eoml clouds analyse --model {input.model:q} --name {wildcards.cl_model}"
+        " --trained-on {params.trained_on} --labelled {input.labelled:q} --map-stores {input.maps:q}"
         " --out-dir {params.out_dir:q} --threads {threads} --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
@@ -203,7 +285,7 @@ rule clouds_cloud_metrics:
 
 
 rule clouds_collect:
-    """nmi.csv and silhouette.csv of every model."""
+    """nmi.csv, silhouette.csv, embeddings.csv (every embedding by NMI and silhouette per tile size) and unlabelled.csv."""
     input:
         tables=expand("{a}/{f}", a=clouds_analysis_dirs(), f=CL_ANALYSIS_FILES),
         metrics_silhouette=rules.clouds_cloud_metrics.output.silhouette,
@@ -211,6 +293,10 @@ rule clouds_collect:
     output:
         nmi=report(clouds_metrics("nmi.csv"), caption="../report/clouds/nmi.rst", category="clouds"),
         silhouette=report(clouds_metrics("silhouette.csv"), caption="../report/clouds/silhouette.rst",
+                          category="clouds"),
+        embeddings=report(clouds_metrics("embeddings.csv"), caption="../report/clouds/embeddings_table.rst",
+                          category="clouds"),
+        unlabelled=report(clouds_metrics("unlabelled.csv"), caption="../report/clouds/unlabelled_table.rst",
                           category="clouds"),
     params:
         analyses=clouds_analysis_dirs(),
@@ -220,7 +306,8 @@ rule clouds_collect:
         ENV
     shell:
         "python -m eoml clouds collect --analyses {params.analyses:q} --metrics-silhouette {input.metrics_silhouette:q}"
-        " --nmi {output.nmi:q} --silhouette {output.silhouette:q} > {log:q} 2>&1"
+        " --nmi {output.nmi:q} --silhouette {output.silhouette:q} --embeddings {output.embeddings:q}"
+        " --unlabelled {output.unlabelled:q} > {log:q} 2>&1"
 
 
 rule clouds_figures:
@@ -229,6 +316,8 @@ rule clouds_figures:
         analyses=expand("{a}/{f}", a=clouds_analysis_dirs(), f=CL_ANALYSIS_STORES),
         triplets=expand(CL_PATHS["triplets"], cl_source=CL_SOURCES),
         histories=expand(str(CL_PATHS["model"] / "history.csv"), cl_source=CL_SOURCES),
+        models=[clouds_embedder_file(m) for m in CL_MODELS],
+        embeddings=clouds_metrics("embeddings.csv"),
         nmi=clouds_metrics("nmi.csv"),
         cloud_metrics=clouds_metrics("cloud_metrics.csv"),
         code=code("clouds", "figures"),
@@ -244,5 +333,106 @@ rule clouds_figures:
         ENV
     shell:
         "python -m eoml clouds figures --analyses {params.analyses:q} --triplets {input.triplets:q}"
-        " --histories {input.histories:q} --nmi {input.nmi:q} --cloud-metrics {input.cloud_metrics:q}"
+        " --histories {input.histories:q} --models {input.models:q} --nmi {input.nmi:q}"
+        " --embeddings {input.embeddings:q} --cloud-metrics {input.cloud_metrics:q}"
         " --out-dir {params.out_dir:q} --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_classifier_train:
+    """One classifier of the grid: backbone + fully connected head on the largest square of each labelled rectangle, class-balanced."""
+    input:
+        stores=clouds_kaggle_stores(),
+        code=code("clouds", "classifier-train"),
+    output:
+        model=clouds_classifier_file("model.pt"),
+        history=clouds_classifier_file("history.csv"),
+    params:
+        cfg=clouds_cfg("classifier-train"),
+        job=lambda wildcards: canonical_json(CL_JOBS[wildcards.cl_job]),
+        out_dir=output_dir,
+        ckpt_dir=lambda wildcards: expand(CL_PATHS["classifier_checkpoints"], **wildcards)[0],
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=480,
+    threads: 1
+    log:
+        LOGS / "clouds" / "classifier_train_{cl_job}.log",
+    benchmark:
+        BENCH / "clouds" / "classifier_train_{cl_job}.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds classifier-train --stores {input.stores:q} --out-dir {params.out_dir:q}"
+        " --ckpt-dir {params.ckpt_dir:q} --job-json {params.job:q} --threads {threads}"
+        " --config-json {params.cfg:q} > {log:q} 2>&1"
+
+
+rule clouds_classifier_evaluate:
+    """One classifier on the held-out Kaggle-layout images and on every expert set: predictions, per-class scores, confusion."""
+    input:
+        model=clouds_classifier_file("model.pt"),
+        kaggle=clouds_kaggle_stores(),
+        expert=clouds_expert_stores(),
+        code=code("clouds", "classifier-evaluate"),
+    output:
+        predictions=str(CL_PATHS["classifier_eval"] / "predictions.csv"),
+        scores=str(CL_PATHS["classifier_eval"] / "scores.csv"),
+        confusion=str(CL_PATHS["classifier_eval"] / "confusion.csv"),
+        job=str(CL_PATHS["classifier_eval"] / "job.json"),
+    params:
+        out_dir=output_dir,
+        expert=lambda wildcards, input: f"--expert {' '.join(input.expert)}" if input.expert else "",
+    log:
+        LOGS / "clouds" / "classifier_evaluate_{cl_job}.log",
+    benchmark:
+        BENCH / "clouds" / "classifier_evaluate_{cl_job}.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds classifier-evaluate --model {input.model:q} --kaggle {input.kaggle:q} {params.expert}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule clouds_classifier_collect:
+    """classifier.csv: per-class precision, recall, F1 and support of every classifier on every test set."""
+    input:
+        scores=expand(str(CL_PATHS["classifier_eval"] / "scores.csv"), cl_job=list(CL_JOBS)),
+        jobs=expand(str(CL_PATHS["classifier_eval"] / "job.json"), cl_job=list(CL_JOBS)),
+        code=code("clouds", "classifier-collect"),
+    output:
+        table=report(clouds_metrics("classifier.csv"), caption="../report/clouds/classifier_table.rst",
+                     category="clouds"),
+    params:
+        evals=clouds_classifier_evals(),
+    log:
+        LOGS / "clouds" / "classifier_collect.log",
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds classifier-collect --evals {params.evals:q} --output {output.table:q} > {log:q} 2>&1"
+
+
+rule clouds_classifier_figures:
+    """Classifier confusions and scores; Grad-CAM maps and last-layer feature maps of one test image per class."""
+    input:
+        models=[clouds_classifier_file("model.pt", job) for job in CL_JOBS],
+        scores=expand(str(CL_PATHS["classifier_eval"] / "scores.csv"), cl_job=list(CL_JOBS)),
+        confusions=expand(str(CL_PATHS["classifier_eval"] / "confusion.csv"), cl_job=list(CL_JOBS)),
+        kaggle=clouds_kaggle_stores(),
+        code=code("clouds", "classifier-figures"),
+    output:
+        **clouds_classifier_figure_outputs(),
+    params:
+        evals=clouds_classifier_evals(),
+        out_dir=output_dir,
+        cfg=clouds_cfg("classifier-figures"),
+    log:
+        LOGS / "clouds" / "classifier_figures.log",
+    benchmark:
+        BENCH / "clouds" / "classifier_figures.tsv"
+    conda:
+        ENV
+    shell:
+        "python -m eoml clouds classifier-figures --models {input.models:q} --evals {params.evals:q}"
+        " --kaggle {input.kaggle:q} --out-dir {params.out_dir:q} --config-json {params.cfg:q} > {log:q} 2>&1"

@@ -8,14 +8,13 @@ the run. A second, smaller run ingests raw files whose names are not wildcard-sa
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import hashlib
 
 import pandas as pd
 import pytest
@@ -71,13 +70,21 @@ TINY = {
     },
     "clouds": {
         "source": "demo",
-        "demo": {"n_goes_scenes": 2, "n_kaggle_images": 4, "kaggle_shape": [128, 192], "kaggle_km_per_px": 8.0,
-                 "goes_domain": {"lon_min": -58.0, "lon_max": -57.0, "lat_min": 13.0, "lat_max": 14.0}},
+        "demo": {"n_goes_scenes": 2, "n_kaggle_images": 6, "kaggle_shape": [128, 192], "kaggle_km_per_px": 8.0,
+                 "goes_domain": {"lon_min": -58.0, "lon_max": -57.0, "lat_min": 13.0, "lat_max": 14.0},
+                 "n_expert_images": 4, "expert_shape": [64, 64]},
         "domain": {"lon_min": -58.0, "lon_max": -57.0, "lat_min": 13.0, "lat_max": 14.0, "resolution_deg": 0.01},
         "triplets": {"tile_px": 32, "n_triplets": 24},
         "embedding": {"backbone": "efficientnet_lite0", "cut": "intermediate", "dim": 8},
         "training": {"max_epochs": 1, "batch_size": 8},
-        "analysis": {"tile_sizes": [16, 32], "max_tiles": 40, "k_range": [2, 3]},
+        "analysis": {"tile_sizes": [16, 32], "max_tiles": 40, "k_range": [2, 3], "unlabelled_min_px": 16,
+                     "permutations": 99},
+        "classifier": {"grid": [{"name": "lite0", "backbone": "efficientnet_lite0", "weights": "imagenet",
+                                 "head": [8]}],
+                       "input_px": 32, "training": {"max_epochs": 1, "batch_size": 8}, "n_feature_maps": 2},
+        "deepcluster": {"backbone": "efficientnet_lite0", "cut": "intermediate", "k": 3, "pca_dim": 4,
+                        "training": {"max_epochs": 2, "batch_size": 16}},
+        "autoencoder": {"channels": [8, 4], "training": {"max_epochs": 1, "batch_size": 16}},
     },
 }
 LST_METHODS = {"bilinear", "bicubic", "tsharp", "atprk", "aatprk", "mrunet_paper_wald", "mrunet_student_mixgl"}
@@ -245,6 +252,27 @@ def test_clouds_run_produces_the_tables_and_figures(workdir):
     assert len(list((cl / "stores" / "goes").glob("*.zarr"))) == 2
 
 
+def test_clouds_part_two_classifier_and_the_comparison_of_embeddings(workdir):
+    """The supervised classifier (held-out Kaggle images and the expert set), DeepCluster, the
+    autoencoder and the untrained features beside Tile2Vec in embeddings.csv; labelled vs
+    unlabelled squares; every figure of part 2."""
+    cl = workdir / "results" / "clouds"
+    scores = pd.read_csv(cl / "metrics" / "classifier.csv")
+    assert set(scores["evaluated_on"]) == {"demo/test", "demo_expert"} and set(scores["model"]) == {"lite0"}
+    assert set(scores["class"]) >= {"Fish", "Flower", "Gravel", "Sugar", "macro", "accuracy"}
+    assert scores["f1"].dropna().between(0, 1).all()
+    table = pd.read_csv(cl / "metrics" / "embeddings.csv")
+    assert set(table["model"]) == {"goes", "modis", "deepcluster", "dcae", "imagenet"}
+    assert set(table["evaluated_on"]) == {"demo", "demo_expert"}
+    assert table.loc[table["model"] == "deepcluster", "k_own"].eq(3).all()
+    assert table["nmi_kmeans"].dropna().between(0, 1).all()
+    unlabelled = pd.read_csv(cl / "metrics" / "unlabelled.csv")
+    assert set(unlabelled["evaluated_on"]) == {"demo"} and unlabelled["p_value"].between(0, 1).all()
+    for name in ("classifier_confusion", "classifier_scores", "gradcam_lite0", "feature_maps_lite0", "embeddings",
+                 "unlabelled_modis", "deepcluster_confusion", "deepcluster_examples", "dcae_reconstructions"):
+        assert (cl / "figures" / f"{name}.png").stat().st_size > 10_000, name
+
+
 def test_a_changed_image_reruns_only_its_dataset(workdir):
     image = sorted((workdir / "resources" / "demo" / "scenes").rglob("*.tif"))[3]
     original = image.read_bytes()
@@ -365,7 +393,7 @@ def test_raw_files_with_any_name_are_ingested(workdir, tmp_path):
 def test_clouds_runs_on_goes_files_alone(tmp_path):
     """Any subset of the inputs runs: GOES scenes without labelled images give the GOES model, its
     maps and figures (no NMI: no labels), not an error."""
-    clouds = {**TINY["clouds"], "demo": {**TINY["clouds"]["demo"], "n_kaggle_images": 0}}
+    clouds = {**TINY["clouds"], "demo": {**TINY["clouds"]["demo"], "n_kaggle_images": 0, "n_expert_images": 0}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"studies": ["clouds"], "clouds": clouds}))
     snakemake(tmp_path)
     cl = tmp_path / "results" / "clouds"

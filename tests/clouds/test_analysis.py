@@ -9,6 +9,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
 from eoml.clouds.analysis import (
+    COMPARISON_COLUMNS,
     NMI_COLUMNS,
     PAPER_NMI,
     SCALE_COLUMNS,
@@ -16,6 +17,7 @@ from eoml.clouds.analysis import (
     choose_k,
     cluster_confusion,
     cluster_embeddings,
+    comparison_table,
     evaluate_embeddings,
     kmeans_clusters,
     metrics_matrix,
@@ -26,6 +28,7 @@ from eoml.clouds.analysis import (
     pca_grid,
     silhouette_scores,
     silhouette_table,
+    two_sample_test,
     ward_clusters,
 )
 
@@ -273,3 +276,58 @@ def test_nmi_vs_scale():
         nmi_vs_scale(rows + rows[:1])
     with pytest.raises(ValueError, match="lack columns"):
         nmi_vs_scale([{"model": "m"}])
+
+
+# --------------------------------------------------------------------------------------------
+# two-sample test and the comparison table
+# --------------------------------------------------------------------------------------------
+def _hand_energy(a: np.ndarray, b: np.ndarray) -> float:
+    d = lambda u, v: np.sqrt(((u[:, None, :] - v[None, :, :]) ** 2).sum(-1)).mean()
+    return 2 * d(a, b) - d(a, a) - d(b, b)
+
+
+def test_two_sample_test_energy_distance_and_p_value():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(40, 3)), rng.normal(size=(30, 3))
+    stat, p = two_sample_test(a, b, n_resamples=199, seed=0)
+    assert stat == pytest.approx(_hand_energy(a, b), rel=1e-12)
+    assert p > 0.05                                            # one distribution
+    shifted, p_shift = two_sample_test(a, b + 1.5, n_resamples=199, seed=0)
+    assert shifted > stat and p_shift == pytest.approx(1 / 200)  # none of the relabellings is as far
+    assert two_sample_test(a, b, n_resamples=199, seed=0) == (stat, p)   # seeded
+    assert np.isnan(two_sample_test(a, b[:1], n_resamples=99, seed=0)).all()
+    with pytest.raises(ValueError, match="features"):
+        two_sample_test(a, b[:, :2], n_resamples=99, seed=0)
+
+
+def test_comparison_table_joins_nmi_and_silhouettes():
+    keys = {"trained_on": "modis", "evaluated_on": "demo"}
+    nmi_rows = nmi_frame([
+        {"model": "m", **keys, "tile_px": 32, "n_tiles": 50, "method": "ward", "k": 4, "nmi": 0.1,
+         "explained_variance": 0.5},
+        {"model": "m", **keys, "tile_px": 32, "n_tiles": 50, "method": "kmeans", "k": 4, "nmi": 0.2,
+         "explained_variance": 0.5},
+        {"model": "m", **keys, "tile_px": 32, "n_tiles": 50, "method": "kmeans-silhouette", "k": 3, "nmi": 0.9,
+         "explained_variance": 0.5},
+        {"model": "dc", **keys, "tile_px": 32, "n_tiles": 50, "method": "kmeans", "k": 4, "nmi": 0.3,
+         "explained_variance": 0.4},
+        {"model": "dc", **keys, "tile_px": 32, "n_tiles": 50, "method": "own", "k": 7, "nmi": 0.35,
+         "explained_variance": 0.4},
+    ])
+    sil = pd.DataFrame([
+        {"model": "m", "evaluated_on": "demo", "tile_px": 32, "features": "embedding", "grouping": "classes",
+         "n_tiles": 50, "n_groups": 4, "silhouette": 0.05},
+        {"model": "m", "evaluated_on": "demo", "tile_px": 32, "features": "embedding", "grouping": "kmeans",
+         "n_tiles": 50, "n_groups": 4, "silhouette": 0.3},
+        {"model": "cloud_metrics", "evaluated_on": "all", "tile_px": 32, "features": "cloud_metrics_pca",
+         "grouping": "classes", "n_tiles": 50, "n_groups": 4, "silhouette": 0.7},
+    ])
+    table = comparison_table(nmi_rows, sil)
+    assert list(table.columns) == list(COMPARISON_COLUMNS) and len(table) == 2
+    m = table.set_index("model")
+    assert m.loc["m", "nmi_ward"] == 0.1 and m.loc["m", "nmi_kmeans"] == 0.2   # not the silhouette's k
+    assert pd.isna(m.loc["m", "nmi_own"]) and pd.isna(m.loc["m", "k_own"])
+    assert m.loc["m", "silhouette_classes"] == 0.05 and m.loc["m", "silhouette_kmeans"] == 0.3
+    assert m.loc["dc", "nmi_own"] == 0.35 and m.loc["dc", "k_own"] == 7 and pd.isna(m.loc["dc", "nmi_ward"])
+    assert pd.isna(m.loc["dc", "silhouette_classes"])
+    assert list(comparison_table(nmi_frame([]), pd.DataFrame()).columns) == list(COMPARISON_COLUMNS)

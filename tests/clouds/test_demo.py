@@ -25,6 +25,9 @@ CFG = {
     "kaggle_shape": [96, 144],
     "kaggle_km_per_px": 6.0,
     "kaggle_gap_prob": 0.5,
+    "n_expert_images": 5,
+    "expert_shape": [64, 80],
+    "expert_km_per_px": 2.0,
 }
 ABI_NAME = re.compile(r"OR_ABI-L1b-RadM1-M6C0([123])_G16_s(\d{14})_e(\d{14})_c(\d{14})\.nc$")
 REAL_ABI = {1: "GOES_ABI_L1b/OR_ABI-L1b-RadM1-M3C01_G16_s20171931811268_e20171931811326_c20171931811369.nc",
@@ -66,7 +69,7 @@ def test_seeded_output_is_identical(generated, tmp_path):
     again = demo.generate_demo(tmp_path, CFG)
     first = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     second = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert first == second and len(first) == 3 * 2 + 4 + 1
+    assert first == second and len(first) == 3 * 2 + 4 + 1 + 5
     for rel in first:
         assert (out / rel).read_bytes() == (tmp_path / rel).read_bytes(), rel
     assert again["kaggle_labels"] == summary["kaggle_labels"]
@@ -289,8 +292,38 @@ def test_goes_read_reflectance_of_helper_a(generated):
         assert np.abs(np.asarray(da.values, float) - truth["reflectance"][band]).max() < 2e-3
 
 
+def test_expert_set_is_class_folders_of_one_pattern_each(generated):
+    """The expert set: class folders read by the expert reader, the classes in turn, at its own
+    size; each image is the whole-image pattern its folder names."""
+    from PIL import Image
+
+    from eoml.clouds.labels import CLASSES, read_expert
+
+    out, summary = generated
+    listing = read_expert(out / "expert")
+    assert len(listing) == CFG["n_expert_images"] == len(summary["expert_images"])
+    assert sorted(str(p) for p in listing.files) == summary["expert_images"]
+    assert sorted(CLASSES[c] for c in listing.labels) == sorted(CLASSES[i % 4] for i in range(5))
+    for path, c in zip(listing.files, listing.labels, strict=True):
+        assert path.parent.name == CLASSES[c] and re.fullmatch(r"[0-9a-f]{7}\.png", path.name)
+        with Image.open(path) as im:
+            assert im.size == (80, 64) and im.mode == "RGB"
+    plan = demo.demo_files(out, CFG)
+    assert [str(p) for p in plan["expert_images"]] == summary["expert_images"]
+    assert plan["expert_root"] == out / "expert"
+    # each image shows its pattern over the whole image: cloudy pixels spread across it
+    for i in range(4):
+        item = demo.expert_image(CFG, i)
+        assert item["label"] == CLASSES[i] and item["rgb"].shape == (64, 80, 3)
+        grey = item["rgb"].mean(axis=-1)
+        bright = grey > np.percentile(grey, 90)
+        assert bright[:32].any() and bright[32:].any(), CLASSES[i]
+
+
 @pytest.mark.parametrize(("key", "value", "match"), [
     ("kaggle_shape", [10, 20], "kaggle_shape"),
+    ("expert_shape", [10, 20], "expert_shape"),
+    ("expert_km_per_px", 0.1, "expert_km_per_px"),
     ("goes_domain", {"lon_min": 100.0, "lon_max": 101.0, "lat_min": 0.0, "lat_max": 1.0}, "goes_domain"),
     ("goes_start", "yesterday", "goes_start"),
     ("goes_domain", {"lon_min": -60.0, "lon_max": -45.0, "lat_min": 10.0, "lat_max": 20.0}, "Mesoscale"),

@@ -13,24 +13,39 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.decomposition import PCA
-from sklearn.metrics import normalized_mutual_info_score
+from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
-from eoml.clouds.analysis import NMI_COLUMNS, kmeans_clusters, ward_clusters
+from eoml.clouds.analysis import (
+    COMPARISON_COLUMNS,
+    NMI_COLUMNS,
+    TWO_SAMPLE_COLUMNS,
+    kmeans_clusters,
+    pca,
+    two_sample_test,
+    ward_clusters,
+)
 from eoml.clouds.cloudmetrics import METRICS, cloud_mask, tile_metrics
 from eoml.clouds.demo import generate_demo
-from eoml.clouds.embedding import embed, train_tile2vec
+from eoml.clouds.embedders import load_embedder
+from eoml.clouds.embedding import (
+    FEATURES_KIND,
+    embed,
+    save_features_model,
+    train_tile2vec,
+)
 from eoml.clouds.evaluate import (
     analyse_model,
     cloud_metrics_table,
     collect_tables,
-    make_triplets,
 )
 from eoml.clouds.ingest import build_goes_store, build_kaggle_store, load_scenes
 from eoml.clouds.labels import CLASSES, label_rectangles, rle_encode
-from eoml.clouds.tiles import TILES, rectangles
+from eoml.clouds.tiles import TILES, labelled_squares, rectangles, unlabelled_squares
+from eoml.clouds.triplets import make_triplets
 from eoml.core.config import validate_config
-from eoml.core.errors import InputFileError
+from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.store import open_store
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -45,7 +60,8 @@ CLOUDS = validate_config({"studies": ["clouds"], "clouds": {
     "triplets": {"tile_px": T, "n_triplets": 24},
     "embedding": {"backbone": "resnet18", "weights": "random", "cut": "shallow", "dim": 8},
     "training": {"max_epochs": 1, "batch_size": 8},
-    "analysis": {"tile_sizes": [16, T], "max_tiles": 40, "k_range": [2, 3]},
+    "analysis": {"tile_sizes": [16, T], "max_tiles": 40, "k_range": [2, 3], "unlabelled_min_px": 16,
+                 "permutations": 99},
 }})["clouds"]
 A = CLOUDS["analysis"]
 
@@ -317,3 +333,81 @@ def test_collect_tables_concatenates(analysis, metrics, tmp_path):
     # without the cloud-metric silhouettes
     collect_tables([analysis], None, tmp_path / "nmi1.csv", tmp_path / "sil1.csv")
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "sil1.csv"), sil, check_dtype=False)
+
+
+def test_collect_tables_writes_the_comparison_and_the_unlabelled_tests(analysis, metrics, tmp_path):
+    collect_tables([analysis], analysis.parent / "metrics_silhouette.csv", tmp_path / "nmi.csv",
+                   tmp_path / "sil.csv", tmp_path / "embeddings.csv", tmp_path / "unlabelled.csv")
+    table = pd.read_csv(tmp_path / "embeddings.csv")
+    assert list(table.columns) == list(COMPARISON_COLUMNS)
+    nmi = pd.read_csv(analysis / "nmi.csv")
+    assert set(table["tile_px"]) == set(nmi["tile_px"]) and set(table["model"]) == {"modis"}
+    for _, row in table.iterrows():
+        sel = nmi[(nmi["tile_px"] == row["tile_px"]) & (nmi["method"] == "kmeans")]
+        assert row["nmi_kmeans"] == pytest.approx(float(sel["nmi"].iloc[0]))
+    sil = pd.read_csv(analysis / "silhouette.csv").query("grouping == 'classes'").set_index("tile_px")
+    for _, row in table.iterrows():
+        assert row["silhouette_classes"] == pytest.approx(sil.loc[row["tile_px"], "silhouette"])
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "unlabelled.csv"), pd.read_csv(analysis / "unlabelled.csv"))
+
+
+# --------------------------------------------------------------------------------------------
+# silhouettes at every tile size; labelled vs unlabelled squares; other embeddings
+# --------------------------------------------------------------------------------------------
+def test_silhouettes_at_every_tile_size(analysis):
+    sil = pd.read_csv(analysis / "silhouette.csv")
+    assert set(sil["tile_px"]) == {0, *A["tile_sizes"]} and set(sil["features"]) == {"embedding"}
+    tiles = open_store(analysis / "tiles.zarr")
+    at_t = sil[sil["tile_px"] == T].set_index("grouping")
+    emb, labels = tiles["embedding"].values, tiles["label"].values
+    assert at_t.loc["classes", "silhouette"] == pytest.approx(silhouette_score(emb, labels), rel=1e-5)
+    assert at_t.loc["kmeans", "silhouette"] == pytest.approx(silhouette_score(emb, tiles["cluster_kmeans"].values),
+                                                              rel=1e-5)
+
+
+def test_labelled_and_unlabelled_squares(analysis, stores, model):
+    tests = pd.read_csv(analysis / "unlabelled.csv")
+    assert list(tests.columns) == list(TWO_SAMPLE_COLUMNS) and set(tests["space"]) == {"embedding", "pca"}
+    every = load_scenes([stores["kaggle"]])
+    unl = unlabelled_squares(every, A["unlabelled_min_px"], T)
+    lab = labelled_squares(_labelled_scenes(stores), T)
+    assert unl.sizes["sample"] >= 1
+    assert (tests["n_labelled"] == lab.sizes["sample"]).all() and (tests["n_unlabelled"] == unl.sizes["sample"]).all()
+    emb_l = embed(model, lab["image"].values, batch=8)
+    emb_u = embed(model, unl["image"].values, batch=8)
+    stat, p = two_sample_test(emb_l, emb_u, n_resamples=A["permutations"], seed=CLOUDS["seed"])
+    row = tests.set_index("space").loc["embedding"]
+    assert row["energy_distance"] == pytest.approx(stat, rel=1e-4) and row["p_value"] == pytest.approx(p)
+    assert 1 / (A["permutations"] + 1) <= row["p_value"] <= 1
+    squares = open_store(analysis / "squares.zarr")
+    n_l, n_u = lab.sizes["sample"], unl.sizes["sample"]
+    assert squares["pc"].shape == (n_l + n_u, 2)
+    np.testing.assert_array_equal(squares["label"].values, [*lab["label"].values, *[-1] * n_u])
+    scores, _ = pca(np.concatenate([emb_l, emb_u]), 2)
+    np.testing.assert_allclose(np.abs(squares["pc"].values), np.abs(scores), rtol=1e-3, atol=1e-4)
+
+
+def test_untrained_features_model_is_an_embedding(stores, tmp_path):
+    cfg = {**CLOUDS["embedding"], "backbone": "resnet18", "weights": "random", "cut": "shallow"}
+    path = save_features_model(tmp_path / "imagenet", cfg, T)
+    net, record = load_embedder(path)
+    assert record.kind == FEATURES_KIND and record.arch["tile_px"] == T and net.dim == 64
+    tiles = np.random.default_rng(0).integers(0, 256, (3, T, T, 3), dtype=np.uint8)
+    emb = embed(path, tiles, batch=2)
+    x = torch.from_numpy(tiles.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+    with torch.no_grad():
+        expected = net.pool(net.base(net.normalize(x))).numpy()
+    np.testing.assert_allclose(emb, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="tile_px"):
+        save_features_model(tmp_path / "x", cfg, 16)
+    out = analyse_model(path, "imagenet", "none", [stores["kaggle"]], [], tmp_path / "an", CLOUDS)
+    nmi = pd.read_csv(out / "nmi.csv")
+    assert set(nmi["model"]) == {"imagenet"} and set(nmi["trained_on"]) == {"none"} and len(nmi)
+
+
+def test_load_embedder_refuses_another_kind(tmp_path):
+    from eoml.core.modelfile import save_model_file
+
+    path = save_model_file(tmp_path / "m.pt", kind="other.thing", weights={}, arch={"tile_px": 8})
+    with pytest.raises(InputFileError, match="not an embedding"):
+        load_embedder(path)

@@ -21,9 +21,13 @@ from eoml.clouds.analysis import (
 from eoml.clouds.figures import (
     cluster_confusions_figure,
     dendrogram_figure,
+    embeddings_comparison_figure,
+    labelled_unlabelled_figure,
     nmi_vs_scale_figure,
     plot_cluster_confusions,
     plot_dendrogram,
+    plot_embeddings_comparison,
+    plot_labelled_unlabelled,
     plot_metrics_by_group,
     plot_nmi_vs_scale,
     plot_pc_maps,
@@ -161,3 +165,33 @@ def test_metrics_by_group(blobs, tmp_path):
                                    class_order=CLASSES))
     with pytest.raises(ValueError, match="lacks columns"):
         plot_metrics_by_group(table, tmp_path / "bad.png", metrics=["scai"])
+
+
+def test_labelled_unlabelled_figure(tmp_path):
+    rng = np.random.default_rng(0)
+    points = pd.DataFrame({"pc1": rng.normal(size=60), "pc2": rng.normal(size=60),
+                           "kind": ["labelled"] * 40 + ["unlabelled"] * 20,
+                           "panel": ["demo"] * 30 + ["other"] * 30})
+    with paper_style():
+        fig, axes = labelled_unlabelled_figure(points, {"demo": (0.123, 0.04)})
+    assert axes.shape == (1, 2)
+    assert "energy distance 0.123, p = 0.04" in axes[0, 0].get_title() and axes[0, 1].get_title() == "other"
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts == ["labelled squares (n = 40)", "unlabelled squares (n = 20)"]
+    assert axes[0, 0].collections  # points (and density contours)
+    _written(plot_labelled_unlabelled(points, tmp_path / "lu.png"))
+    with pytest.raises(ValueError, match="kind"):
+        labelled_unlabelled_figure(points.assign(kind="other"))
+
+
+def test_embeddings_comparison_figure(tmp_path):
+    rows = [{"model": m, "evaluated_on": d, "tile_px": t, "nmi_kmeans": 0.1 * i, "silhouette_classes": -0.1 + 0.05 * i}
+            for i, m in enumerate(["goes", "imagenet"]) for d in ["demo", "expert"] for t in [0, 16, 32]]
+    table = pd.DataFrame(rows)
+    with paper_style():
+        fig, axes = embeddings_comparison_figure(table)
+    assert axes.shape == (2, 2) and [a.get_title() for a in axes[0]] == ["demo", "expert"]
+    line = axes[0, 0].get_lines()[0]
+    assert list(line.get_xdata()) == [16, 32]  # the rectangles (tile_px 0) are left out
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["goes", "imagenet"]
+    _written(plot_embeddings_comparison(table, tmp_path / "emb.png"))

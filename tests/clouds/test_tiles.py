@@ -11,12 +11,15 @@ import xarray as xr
 from eoml.clouds.tiles import (
     Scene,
     grid_tiles,
+    labelled_squares,
     labelled_tiles,
+    largest_empty_square,
     open_triplets,
     rectangles,
     resize_tiles,
     sample_triplets,
     split_scenes,
+    unlabelled_squares,
     write_triplets,
 )
 from eoml.core.errors import InputFileError
@@ -220,3 +223,82 @@ def test_rectangles_are_resized_with_their_class():
     got = sorted(zip(ds["label"].values.tolist(), ds["y0"].values.tolist(), ds["y1"].values.tolist(),
                      ds["x0"].values.tolist(), ds["x1"].values.tolist()))
     assert got == [(0, 0, 70, 0, 40), (2, 10, 90, 60, 128), (3, 80, 96, 0, 20)]
+
+
+# --------------------------------------------------------------------------------------------
+# largest squares: of each labelled rectangle, and unlabelled
+# --------------------------------------------------------------------------------------------
+def _brute_largest(blocked: np.ndarray) -> int:
+    h, w = blocked.shape
+    best = 0
+    for s in range(1, min(h, w) + 1):
+        if any(not blocked[y:y + s, x:x + s].any() for y in range(h - s + 1) for x in range(w - s + 1)):
+            best = s
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_largest_empty_square_is_the_brute_force_one(seed):
+    rng = np.random.default_rng(seed)
+    blocked = rng.random((rng.integers(5, 14), rng.integers(5, 14))) < rng.uniform(0.05, 0.4)
+    y0, x0, side = largest_empty_square(blocked)
+    assert side == _brute_largest(blocked)
+    assert not blocked[y0:y0 + side, x0:x0 + side].any()
+    # the first such square in row-major order of its corner
+    h, w = blocked.shape
+    first = next((y, x) for y in range(h - side + 1) for x in range(w - side + 1)
+                 if not blocked[y:y + side, x:x + side].any())
+    assert (y0, x0) == first
+
+
+def test_largest_empty_square_edge_cases():
+    assert largest_empty_square(np.ones((4, 6), bool)) == (0, 0, 0)
+    assert largest_empty_square(np.zeros((4, 6), bool)) == (0, 0, 4)
+    with pytest.raises(ValueError, match="2-D"):
+        largest_empty_square(np.zeros(5, bool))
+
+
+def _rect_scene() -> Scene:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (60, 90, 3), dtype=np.uint8)
+    masks = np.zeros((4, 60, 90), bool)
+    masks[2, 10:50, 5:25] = True     # Gravel: 40 x 20 -> a 20 px square at rows 20-40
+    masks[0, 0:30, 40:90] = True     # Fish: 30 x 50 -> a 30 px square at columns 50-80
+    return Scene(id="d/a", rgb=rgb, masks=masks)
+
+
+def test_labelled_squares_are_the_centred_largest_square_of_each_rectangle():
+    scene = _rect_scene()
+    ds = labelled_squares([scene], 16)
+    assert ds["image"].shape == (2, 16, 16, 3)
+    rows = {int(lab): (int(y0), int(x0), int(side)) for lab, y0, x0, side in
+            zip(ds["label"].values, ds["y0"].values, ds["x0"].values, ds["side"].values, strict=True)}
+    assert rows == {2: (20, 5, 20), 0: (0, 50, 30)}
+    i = list(ds["label"].values).index(0)
+    np.testing.assert_array_equal(ds["image"].values[i], resize_tiles(scene.rgb[None, 0:30, 50:80], 16)[0])
+    assert set(ds["scene"].values) == {"d/a"} and (ds["valid_fraction"].values == 1).all()
+    # an image labelled as a whole (an expert image) is one rectangle: its centred square
+    whole = Scene(id="e/x", rgb=scene.rgb, masks=np.zeros((4, 60, 90), bool))
+    whole.masks[3] = True
+    one = labelled_squares([whole], 8)
+    assert one.sizes["sample"] == 1 and (int(one["y0"][0]), int(one["x0"][0]), int(one["side"][0])) == (0, 15, 60)
+
+
+def test_unlabelled_squares_keep_the_largest_free_square_of_the_minimum_size():
+    scene = _rect_scene()
+    blank = Scene(id="d/b", rgb=scene.rgb, masks=None)  # an unlabelled image: all of it is free
+    ds = unlabelled_squares([scene, blank], min_px=20, size=8)
+    got = {s: (int(y0), int(x0), int(side)) for s, y0, x0, side in
+           zip(ds["scene"].values, ds["y0"].values, ds["x0"].values, ds["side"].values, strict=True)}
+    free = scene.masks.any(axis=0)
+    y0, x0, side = largest_empty_square(free)
+    assert got == {"d/a": (y0, x0, side), "d/b": (0, 0, 60)} and side >= 20
+    assert not free[y0:y0 + side, x0:x0 + side].any()
+    np.testing.assert_array_equal(ds["image"].values[0], resize_tiles(scene.rgb[None, y0:y0 + side, x0:x0 + side],
+                                                                       8)[0])
+    # a larger minimum leaves the labelled image out; invalid pixels count as taken
+    assert list(unlabelled_squares([scene, blank], min_px=side + 1, size=8)["scene"].values) == ["d/b"]
+    valid = np.ones((60, 90), bool)
+    valid[:, 45:] = False
+    half = Scene(id="d/c", rgb=scene.rgb, valid=valid)
+    assert int(unlabelled_squares([half], min_px=1, size=8)["side"][0]) == 45

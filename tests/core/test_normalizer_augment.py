@@ -91,3 +91,28 @@ def test_flip_rotate_is_seeded_and_keeps_grids_aligned():
     assert len(flips) == 4
     with pytest.raises(ValueError, match="unknown axis"):
         flip_rotate({"a": coarse}, 0, flips=("z",))
+
+
+# --------------------------------------------------------------------------------------------
+# ImageDataset
+# --------------------------------------------------------------------------------------------
+def test_image_dataset_labels_targets_indices_and_seeded_augmentation():
+    from eoml.core.data import ImageDataset
+
+    images = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (3, 3, 8, 8), dtype=np.uint8))
+    ds = ImageDataset(images, np.array([2, 0]), labels=np.array([0, 1, 2]), augment=True)
+    assert len(ds) == 2 and int(ds[0]["y"]) == 2 and ds[0]["y"].dtype == torch.int64 and set(ds[0]) == {"x", "y"}
+    torch.testing.assert_close(ds[0]["x"], images[2].float() / 255)  # no seed (validation): as stored
+    torch.testing.assert_close(ds[(0, 7)]["x"], ds[(0, 7)]["x"])     # one seed, one augmentation
+    flips = (images[2].float() / 255, images[2].float().flip(-1) / 255)
+    variants = [torch.rot90(f, r, dims=(-2, -1)) for f in flips for r in range(4)]
+    seen = {next(k for k, v in enumerate(variants) if torch.equal(v, ds[(0, seed)]["x"])) for seed in range(60)}
+    assert len(seen) == 8  # the 8 symmetries of a square
+    # an autoencoder's batch: the (augmented) image is its own target; the index on request
+    auto = ImageDataset(images, augment=True, target=True, with_index=True)
+    item = auto[(1, 3)]
+    assert torch.equal(item["x"], item["y"]) and int(item["i"]) == 1 and len(auto) == 3
+    plain = ImageDataset(images, np.array([2]), with_index=True)[0]
+    assert set(plain) == {"x", "i"} and int(plain["i"]) == 2
+    with pytest.raises(ValueError, match="not both"):
+        ImageDataset(images, labels=np.zeros(3), target=True)

@@ -482,6 +482,53 @@ def test_min_epochs_holds_early_stopping_back(tmp_path):
     assert epochs[None] < 5 <= epochs[5]
 
 
+def test_monitor_last_keeps_the_last_epoch_without_early_stopping(tmp_path, monkeypatch, caplog):
+    from eoml.core.training import RUN_DEFAULTS, _fingerprint
+
+    # the default monitor adds nothing to the fingerprint (earlier checkpoints still resume); "last" does
+    defaults = _fingerprint(_task(), TRAINING, 0, None, RUN_DEFAULTS)
+    assert "run" not in defaults
+    assert _fingerprint(_task(), TRAINING, 0, None, {**RUN_DEFAULTS, "monitor": "last"})["run"] == {"monitor": "last"}
+    # validation loss worsens from epoch 2 on: val_loss early-stops and keeps epoch 1, "last" runs on
+    cfg = {**TRAINING, "max_epochs": 5, "early_stopping_patience": 0}
+    runs = {}
+    for monitor in ("val_loss", "last"):
+        seed_everything(0)
+        task = _Diverging.from_config(_Net(), cfg)
+        runs[monitor] = run_training(task, _Data(), run_dir=tmp_path / f"r_{monitor}", ckpt_dir=tmp_path / f"c_{monitor}",
+                                     training_cfg=cfg, seed=0, monitor=monitor)
+    assert runs["val_loss"].epochs_run < 5 and runs["val_loss"].best_epoch == 1
+    last = runs["last"]
+    assert last.epochs_run == 5 and last.best_epoch == 4 and last.checkpoint.name == "best.ckpt"
+    last_ckpt = torch.load(tmp_path / "c_last" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last_ckpt["epoch"] == 4
+    assert _same(last.weights, {k.removeprefix("model."): v for k, v in last_ckpt["state_dict"].items()})
+
+    # killed after epoch 1 and resumed: bitwise the uninterrupted run; a rerun loads the last epoch
+    def crash(self):
+        BaseTask.on_train_epoch_start(self)
+        if self.current_epoch == 2:
+            raise RuntimeError("simulated crash")
+
+    def run():
+        seed_everything(0)
+        return run_training(_Diverging.from_config(_Net(), cfg), _Data(), run_dir=tmp_path / "run",
+                            ckpt_dir=tmp_path / "ckpt", training_cfg=cfg, seed=0, monitor="last")
+
+    monkeypatch.setattr(_Diverging, "on_train_epoch_start", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run()
+    monkeypatch.undo()
+    with caplog.at_level(logging.INFO, logger="eoml.core.training"):
+        resumed = run()
+    assert "(epoch 1 done)" in caplog.text
+    assert resumed.best_epoch == 4 and _same(resumed.weights, last.weights)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="eoml.core.training"):
+        again = run()
+    assert "training already complete" in caplog.text and _same(again.weights, last.weights)
+
+
 def test_changed_optimizer_or_run_option_restarts_training(tmp_path, caplog):
     dirs = {"run_dir": tmp_path / "run", "ckpt_dir": tmp_path / "ckpt"}
     fit(_task(), _Data(), training_cfg=TRAINING, seed=0, **dirs)

@@ -26,11 +26,18 @@ numerics:
   :func:`nmi_vs_scale` the NMI / explained variance / tile count per tile size beside the paper's
   values (:data:`PAPER_NMI`).
 
+* :func:`two_sample_test` — whether two sets of points (labelled and unlabelled squares in an
+  embedding or its PCA plane) come from one distribution: the energy distance (Székely & Rizzo
+  2004) with a permutation p-value (``scipy.stats.permutation_test``, independent samples).
+* :func:`comparison_table` — the one table comparing every embedding: NMI and silhouette per tile
+  size (``embeddings.csv``, :data:`COMPARISON_COLUMNS`).
+
 ``explained_variance`` in ``nmi.csv`` is the fraction of the embeddings' variance carried by their
 first two principal components (the plane of the PCA scatter figure): a single number per model
 and tile size that says how low-dimensional the embedding of those tiles is.
 
-References: Strehl & Ghosh (2002) "Cluster ensembles", JMLR (NMI); Ward (1963) "Hierarchical
+References: Székely & Rizzo (2004) "Testing for equal distributions in high dimension",
+InterStat (energy distance); Strehl & Ghosh (2002) "Cluster ensembles", JMLR (NMI); Ward (1963) "Hierarchical
 grouping to optimize an objective function", JASA; Rousseeuw (1987) "Silhouettes", J. Comput.
 Appl. Math.; Denby (2020) "Discovering the importance of mesoscale cloud organization through
 unsupervised classification", GRL (Tile2Vec + Ward on GOES-16).
@@ -46,21 +53,26 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
+from scipy.stats import permutation_test
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
 __all__ = [
+    "COMPARISON_COLUMNS",
     "METHODS",
     "NMI_COLUMNS",
     "N_INIT",
     "PAPER_NMI",
     "SCALE_COLUMNS",
     "SILHOUETTE_COLUMNS",
+    "TWO_SAMPLE_COLUMNS",
     "choose_k",
     "cluster_confusion",
     "cluster_embeddings",
+    "comparison_table",
     "evaluate_embeddings",
     "kmeans_clusters",
     "metrics_matrix",
@@ -71,6 +83,7 @@ __all__ = [
     "pca_grid",
     "silhouette_scores",
     "silhouette_table",
+    "two_sample_test",
     "ward_clusters",
     "ward_linkage",
 ]
@@ -88,6 +101,12 @@ SILHOUETTE_COLUMNS = ("features", "grouping", "n_tiles", "n_groups", "silhouette
 #: columns of :func:`nmi_vs_scale`
 SCALE_COLUMNS = ("model", "trained_on", "evaluated_on", "method", "tile_px", "k", "n_tiles", "nmi",
                  "explained_variance", "paper_nmi")
+#: columns of the two-sample tests of labelled vs unlabelled squares (unlabelled.csv)
+TWO_SAMPLE_COLUMNS = ("model", "evaluated_on", "space", "n_labelled", "n_unlabelled", "energy_distance", "p_value",
+                      "n_resamples")
+#: columns of embeddings.csv (:func:`comparison_table`)
+COMPARISON_COLUMNS = ("model", "trained_on", "evaluated_on", "tile_px", "n_tiles", "nmi_ward", "nmi_kmeans",
+                      "nmi_own", "k_own", "silhouette_classes", "silhouette_kmeans")
 #: NMI between clusters of Tile2Vec embeddings and the four labels per tile size (px), the table
 #: of the LMD/IPSL internship study (2021) quoted in issue 11 (fewer tiles at large sizes): the
 #: reference series of the NMI-vs-scale figure
@@ -447,3 +466,71 @@ def nmi_vs_scale(rows: pd.DataFrame | Sequence[Mapping[str, Any]],
     out["tile_px"] = out["tile_px"].astype(int)
     out["paper_nmi"] = [float(ref.get(int(t), np.nan)) for t in out["tile_px"]]
     return out[list(SCALE_COLUMNS)]
+
+
+# --------------------------------------------------------------------------------------------
+# labelled vs unlabelled; the comparison of embeddings
+# --------------------------------------------------------------------------------------------
+def _energy(D: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Energy distance 2·E|A−B| − E|A−A'| − E|B−B'| (V-statistics) from the distance matrix ``D``."""
+    return float(2.0 * D[np.ix_(a, b)].mean() - D[np.ix_(a, a)].mean() - D[np.ix_(b, b)].mean())
+
+
+def two_sample_test(A: ArrayLike, B: ArrayLike, *, n_resamples: int, seed: int) -> tuple[float, float]:
+    """Energy distance between the point sets ``A`` ``(n, d)`` and ``B`` ``(m, d)`` and its
+    permutation p-value: ``(statistic, p)``.
+
+    The statistic is Székely & Rizzo's energy distance ``2·E|A−B| − E|A−A'| − E|B−B'|``
+    (Euclidean; V-statistics: 0 for identical sets, > 0 otherwise, a metric between
+    distributions); the p-value is that of ``scipy.stats.permutation_test`` (``permutation_type =
+    "independent"``, ``alternative = "greater"``, ``n_resamples`` random relabellings drawn from a
+    generator seeded with ``seed``; scipy counts the observed labelling in, so p ≥ 1 / (n_resamples
+    + 1)). NaN, NaN when either set has fewer than 2 points.
+    """
+    A, B = _features(A, "first sample"), _features(B, "second sample")
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(f"the samples have {A.shape[1]} and {B.shape[1]} features")
+    if A.shape[0] < 2 or B.shape[0] < 2:
+        return float("nan"), float("nan")
+    D = cdist(np.concatenate([A, B]), np.concatenate([A, B]))
+    ia, ib = np.arange(A.shape[0]), np.arange(A.shape[0], A.shape[0] + B.shape[0])
+    res = permutation_test((ia, ib), lambda a, b: _energy(D, a, b), permutation_type="independent",
+                           vectorized=False, n_resamples=int(n_resamples), alternative="greater",
+                           rng=np.random.default_rng(int(seed)))
+    return float(res.statistic), float(res.pvalue)
+
+
+def comparison_table(nmi_rows: pd.DataFrame, silhouette_rows: pd.DataFrame) -> pd.DataFrame:
+    """``embeddings.csv``: one row per model, evaluated dataset and tile size (0: the labelled
+    rectangles, resized), with the NMI of its Ward and k-means clusters at the configured k
+    (methods ``ward`` / ``kmeans`` of nmi.csv, not the ``-silhouette`` choices) and of the
+    model's own clusters (DeepCluster's pseudo-label clusters, ``method = "own"``; empty for the
+    others), and the silhouette of the classes and of the k-means clusters in the embedding
+    space (columns :data:`COMPARISON_COLUMNS`)."""
+    nmi_rows = pd.DataFrame(nmi_rows)
+    keys = ["model", "trained_on", "evaluated_on", "tile_px"]
+    if nmi_rows.empty:
+        return pd.DataFrame(columns=list(COMPARISON_COLUMNS))
+    base = nmi_rows.groupby(keys, sort=True, dropna=False)["n_tiles"].max().reset_index()
+
+    def method(name: str, column: str, value: str = "nmi") -> pd.DataFrame:
+        sel = nmi_rows[nmi_rows["method"] == name]
+        return sel[[*keys, value]].rename(columns={value: column})
+
+    table = base.merge(method("ward", "nmi_ward"), on=keys, how="left") \
+        .merge(method("kmeans", "nmi_kmeans"), on=keys, how="left") \
+        .merge(method("own", "nmi_own"), on=keys, how="left") \
+        .merge(method("own", "k_own", "k"), on=keys, how="left")
+    sil = pd.DataFrame(silhouette_rows)
+    if not sil.empty:
+        sil = sil[sil["features"] == "embedding"]
+        for grouping, column in (("classes", "silhouette_classes"), ("kmeans", "silhouette_kmeans")):
+            part = sil[sil["grouping"] == grouping][["model", "evaluated_on", "tile_px", "silhouette"]]
+            table = table.merge(part.rename(columns={"silhouette": column}),
+                                on=["model", "evaluated_on", "tile_px"], how="left")
+    for column in COMPARISON_COLUMNS:
+        if column not in table:
+            table[column] = np.nan
+    table = table.astype({"k_own": "Int64"})
+    return table[list(COMPARISON_COLUMNS)].sort_values(["evaluated_on", "tile_px", "model"], kind="stable") \
+        .reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""Generated trade-wind cloud scenes for the clouds demo: GOES-16 ABI L1b files and a Kaggle-layout set.
+"""Generated trade-wind cloud scenes for the clouds demo: GOES-16 ABI L1b files, a Kaggle-layout set and an expert set.
 
 The clouds study reads GOES-16 ABI Level-1b radiance files and crowd-labelled MODIS true-colour
 images in the layout of Kaggle's "Understanding Clouds from Satellite Images" (Rasp et al. 2020).
@@ -7,6 +7,8 @@ For an offline demo this module writes both, from one generator of cloud fields:
     <out_dir>/goes/OR_ABI-L1b-RadM1-M6C0{1,2,3}_G16_s<YYYYJJJHHMMSSs>_e<...>_c<...>.nc
     <out_dir>/kaggle/train_images/<id>.jpg
     <out_dir>/kaggle/train.csv          Image_Label,EncodedPixels
+    <out_dir>/expert/<Class>/<id>.png   one pattern per image (:func:`expert_image`): the
+                                        expert-labelled set, at another resolution and size
 
 **Cloud fields.** Each of the four patterns of Stevens et al. (2020) is an organisation envelope
 (where clouds may be) times a shared texture (where they are), then thresholded into a cloud
@@ -93,12 +95,28 @@ from eoml.core.errors import ConfigError
 from eoml.core.io import atomic_path
 from eoml.core.settings import required_keys
 
-__all__ = ["DEMO_KEYS", "FIELDS", "PATTERNS", "abi_file_name", "demo_files", "generate_demo", "goes_scene_fields", "goes_window",
-           "kaggle_ids", "kaggle_image", "render_pattern", "spectral_noise", "write_abi_l1b"]
+__all__ = [
+    "DEMO_KEYS",
+    "FIELDS",
+    "PATTERNS",
+    "abi_file_name",
+    "demo_files",
+    "expert_image",
+    "expert_image_id",
+    "generate_demo",
+    "goes_scene_fields",
+    "goes_window",
+    "kaggle_ids",
+    "kaggle_image",
+    "render_pattern",
+    "spectral_noise",
+    "write_abi_l1b",
+]
 
 #: the keys of the ``clouds.demo`` config section (the schema gives their defaults and meanings)
 DEMO_KEYS = ("seed", "n_goes_scenes", "goes_domain", "goes_start", "goes_interval_min",
-             "n_kaggle_images", "kaggle_shape", "kaggle_km_per_px", "kaggle_gap_prob")
+             "n_kaggle_images", "kaggle_shape", "kaggle_km_per_px", "kaggle_gap_prob", "n_expert_images",
+             "expert_shape", "expert_km_per_px")
 #: the labelled patterns, in Kaggle's order
 PATTERNS = CLASSES
 #: every field the generator draws (the patterns and clear sky)
@@ -139,7 +157,7 @@ SENSOR_NOISE = 0.0015
 #: NASA Worldview's true-colour stretch (input and output digital numbers)
 STRETCH_IN, STRETCH_OUT = (0, 30, 60, 120, 190, 255), (0, 110, 160, 210, 240, 255)
 
-_KIND = {"goes": 1, "kaggle": 2}
+_KIND = {"goes": 1, "kaggle": 2, "expert": 3}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -155,7 +173,8 @@ def _int(c: Mapping[str, Any], key: str, low: int) -> int:
 def _cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The validated ``clouds.demo`` section; raises :class:`ConfigError` naming the bad key."""
     c = dict(required_keys(cfg, DEMO_KEYS, "clouds.demo", only=True))
-    for key, low in (("seed", 0), ("n_goes_scenes", 0), ("n_kaggle_images", 0), ("goes_interval_min", 1)):
+    for key, low in (("seed", 0), ("n_goes_scenes", 0), ("n_kaggle_images", 0), ("goes_interval_min", 1),
+                     ("n_expert_images", 0)):
         _int(c, key, low)
     dom = required_keys(c["goes_domain"], DOMAIN_KEYS, "clouds.demo.goes_domain")
     try:
@@ -178,15 +197,16 @@ def _cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
     except ValueError as exc:
         raise ConfigError(f"clouds.demo.goes_start: not an ISO time: {c['goes_start']!r}") from exc
     c["goes_start"] = start.replace(tzinfo=None)
-    shape = c["kaggle_shape"]
-    if not (isinstance(shape, Sequence) and len(shape) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 32 for v in shape)):
-        raise ConfigError(f"clouds.demo.kaggle_shape: must be [height, width], integers >= 32, got {shape!r}")
-    c["kaggle_shape"] = (int(shape[0]), int(shape[1]))
-    if not isinstance(c["kaggle_km_per_px"], (int, float)) or not 0.25 <= c["kaggle_km_per_px"] <= 50:
-        raise ConfigError(f"clouds.demo.kaggle_km_per_px: must be a number in [0.25, 50], got "
-                          f"{c['kaggle_km_per_px']!r}")
-    c["kaggle_km_per_px"] = float(c["kaggle_km_per_px"])
+    for kind in ("kaggle", "expert"):
+        shape = c[f"{kind}_shape"]
+        if not (isinstance(shape, Sequence) and len(shape) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 32 for v in shape)):
+            raise ConfigError(f"clouds.demo.{kind}_shape: must be [height, width], integers >= 32, got {shape!r}")
+        c[f"{kind}_shape"] = (int(shape[0]), int(shape[1]))
+        km = c[f"{kind}_km_per_px"]
+        if not isinstance(km, (int, float)) or isinstance(km, bool) or not 0.25 <= km <= 50:
+            raise ConfigError(f"clouds.demo.{kind}_km_per_px: must be a number in [0.25, 50], got {km!r}")
+        c[f"{kind}_km_per_px"] = float(km)
     if not isinstance(c["kaggle_gap_prob"], (int, float)) or not 0 <= c["kaggle_gap_prob"] <= 1:
         raise ConfigError(f"clouds.demo.kaggle_gap_prob: must be a number in [0, 1], got {c['kaggle_gap_prob']!r}")
     return c
@@ -685,6 +705,51 @@ def kaggle_image(cfg: Mapping[str, Any], index: int) -> dict[str, Any]:
     return {"rgb": rgb, "regions": regions, "labels": labels, "background": background, "gap": gap}
 
 
+def expert_image(cfg: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """The generated image ``index`` of the expert-labelled set: one pattern over the whole image
+    (the classes in turn: ``index % 4`` of :data:`PATTERNS`), seen at another resolution
+    (``expert_km_per_px``) and size (``expert_shape``) than the Kaggle images and without their
+    swath gaps — the shift between the crowd-labelled and the expert-labelled data. ``rgb`` uint8
+    ``(h, w, 3)``, ``label`` (the pattern), ``id`` (7 hex digits)."""
+    c = _cfg(cfg)
+    rng = _rng(c["seed"], "expert", index)
+    shape, px_km = c["expert_shape"], c["expert_km_per_px"]
+    ny, nx = shape
+    label = PATTERNS[index % len(PATTERNS)]
+    tau = _compose(rng, shape, px_km, [(label, 0, ny, 0, nx)], "clear")
+    wind, aerosol = _atmosphere(rng, shape, px_km)
+    vza = np.full(shape, rng.uniform(5.0, 35.0))
+    vaz = np.full(shape, 90.0)
+    sza = np.full(shape, rng.uniform(20.0, 40.0)) + np.linspace(-2.0, 2.0, ny)[:, None]
+    saz = np.full(shape, rng.uniform(200.0, 260.0))
+    rhos = _reflectances(("red", "green", "blue"), tau, sza, saz, vza, vaz, wind, aerosol, rayleigh=False)
+    rgb = np.stack([_stretch(rhos[b] + rng.normal(0.0, SENSOR_NOISE, shape)) for b in ("red", "green", "blue")],
+                   axis=-1)
+    return {"rgb": rgb, "label": label, "id": expert_image_id(c, index)}
+
+
+def _expert_paths(c, root: Path) -> list[Path]:
+    return [root / PATTERNS[i % len(PATTERNS)] / f"{expert_image_id(c, i)}.png" for i in range(c["n_expert_images"])]
+
+
+def expert_image_id(cfg: Mapping[str, Any], index: int) -> str:
+    """The id (7 hex digits, the file name) of expert image ``index``."""
+    c = _cfg(cfg)
+    return hashlib.sha256(f"eoml-clouds-demo-expert:{c['seed']}:{index}".encode()).hexdigest()[:7]
+
+
+def _write_expert(c, root: Path) -> list[Path]:
+    """Write ``root/<Class>/<id>.png`` (class folders, a layout :func:`eoml.clouds.labels.read_expert` reads)."""
+    from PIL import Image
+
+    paths = []
+    for i, path in enumerate(_expert_paths(c, root)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(expert_image(c, i)["rgb"]).save(path, format="PNG")
+        paths.append(path)
+    return paths
+
+
 def _label_masks(shape, labels):
     masks = {name: np.zeros(shape, bool) for name in PATTERNS}
     for name, y0, y1, x0, x1 in labels:
@@ -1014,8 +1079,9 @@ def _uuid(name: str):
 # ------------------------------------------------------------------------------------------------
 def demo_files(out_dir: str | Path, cfg: Mapping[str, Any]) -> dict[str, Any]:
     """What :func:`generate_demo` writes under ``out_dir``, without writing it (the workflow's
-    declared outputs): ``goes`` (L1b files, sorted), ``images_dir``, ``images`` (JPEGs in id order)
-    and ``labels`` (the csv; None without images)."""
+    declared outputs): ``goes`` (L1b files, sorted), ``images_dir``, ``images`` (JPEGs in id order),
+    ``labels`` (the csv; None without images), ``expert_root`` and ``expert_images`` (PNGs in class
+    folders, sorted)."""
     c = _cfg(cfg)
     out_dir = Path(out_dir)
     goes = sorted(out_dir / "goes" / abi_file_name(band, _scene_start(c, k))
@@ -1023,7 +1089,8 @@ def demo_files(out_dir: str | Path, cfg: Mapping[str, Any]) -> dict[str, Any]:
     kaggle = out_dir / "kaggle"
     images = [kaggle / "train_images" / f"{i}.jpg" for i in kaggle_ids(c)]
     return {"goes": goes, "images_dir": kaggle / "train_images", "images": images,
-            "labels": kaggle / "train.csv" if images else None}
+            "labels": kaggle / "train.csv" if images else None,
+            "expert_root": out_dir / "expert", "expert_images": sorted(_expert_paths(c, out_dir / "expert"))}
 
 
 def generate_demo(out_dir: str | Path, cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -1034,7 +1101,8 @@ def generate_demo(out_dir: str | Path, cfg: Mapping[str, Any]) -> dict[str, Any]
     count of 0 writes no tree of that kind. The summary (JSON-serialisable) holds ``goes_files``,
     ``goes_scenes`` [{scene, start, files {band: path}, regions, background}], ``kaggle_images``,
     ``kaggle_csv`` and ``kaggle_labels`` [{image, class, y0, y1, x0, x1}] (the rectangles the csv
-    encodes, ends exclusive).
+    encodes, ends exclusive), and ``expert_images`` (the expert set under ``out_dir/expert``: class
+    folders of PNGs, one pattern per image).
     """
     c = _cfg(cfg)
     out_dir = Path(out_dir)
@@ -1065,4 +1133,11 @@ def generate_demo(out_dir: str | Path, cfg: Mapping[str, Any]) -> dict[str, Any]
         summary["kaggle_images"] = [str(final / p.relative_to(tmp)) for p in images]
         summary["kaggle_csv"] = str(final / labels_csv.relative_to(tmp))
         summary["kaggle_labels"] = records
+    summary["expert_images"] = []
+    if c["n_expert_images"]:
+        final = out_dir / "expert"
+        with atomic_path(final) as tmp:
+            tmp.mkdir()
+            paths = _write_expert(c, tmp)
+        summary["expert_images"] = sorted(str(final / p.relative_to(tmp)) for p in paths)
     return summary

@@ -45,12 +45,22 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from eoml.clouds.tiles import SPLITS, TILES, open_triplets, resize_tiles
-from eoml.core.backbones import BACKBONES, Backbone, build_backbone
+from eoml.core.backbones import (
+    BACKBONES,
+    BN_MOMENTUM,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Backbone,
+    ImageNetNormalize,
+    build_backbone,
+    min_input_size,
+    set_batchnorm_momentum,
+)
 from eoml.core.config import canonical_json
 from eoml.core.data import flip_rotate, sample_key
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import array_digest
-from eoml.core.modelfile import ModelFile, load_network
+from eoml.core.modelfile import ModelFile, load_network, save_model_file
 from eoml.core.settings import required_keys
 from eoml.core.tasks import TRIPLET_DISTANCES, TripletTask
 from eoml.core.training import (
@@ -68,23 +78,30 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CONFIG_KEYS",
+    "FEATURES_KIND",
     "HISTORY_COLUMNS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "MODEL_KIND",
     "TRAINING_SECTION_KEYS",
+    "ImageNetFeatures",
     "Tile2Vec",
     "TripletData",
     "TripletDataset",
     "build_tile2vec",
     "embed",
     "embed_tiles",
+    "load_features_model",
     "load_tile2vec",
     "load_triplet_data",
+    "save_features_model",
+    "split_tiles",
     "train_tile2vec",
 ]
 
 MODEL_KIND = "clouds.tile2vec"
+#: kind of the untrained-features model file (the comparison's floor)
+FEATURES_KIND = "clouds.features"
 #: keys of the embedding config section (all required: the schema fills them)
 CONFIG_KEYS = ("backbone", "weights", "weights_path", "cut", "dim", "margin", "distance", "l2", "augment",
                "training")
@@ -93,15 +110,8 @@ TRAINING_SECTION_KEYS = (*TRAINING_KEYS, "mixed_precision")
 #: the triplet task's epoch metrics (core's TripletTask)
 _METRICS = [f"{stage}_{m}" for stage in ("train", "val") for m in ("dist_neighbour", "dist_distant", "satisfied")]
 HISTORY_COLUMNS = [*CORE_HISTORY_COLUMNS, *_METRICS]
-#: ImageNet channel means and standard deviations (torchvision's, of inputs scaled to [0, 1])
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-#: batch-norm momentum of every backbone (module docstring)
-BN_MOMENTUM = 0.1
 #: salt of the per-sample augmentation seeds (eoml.core.training.DataModule)
 SAMPLE_SALT = 0x7113
-#: smallest tile (px) per backbone (Inception-v3's unpadded stem and reductions need 75 px)
-_MIN_TILE = {"inception_v3": 75}
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,6 +144,32 @@ class Tile2Vec(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
+    def embedding(self, x: torch.Tensor) -> torch.Tensor:
+        """The embedding ``(N, dim)`` (the network's output)."""
+        return self(x)
+
+
+class ImageNetFeatures(nn.Module):
+    """The floor of the comparison: ImageNet normalisation → an untrained ``base`` (ImageNet or
+    random weights, as built) → global average pooling; the embedding is the ``(N, C)`` pooled
+    features. Parameter names: ``base.<full network's layer names>``."""
+
+    def __init__(self, base: Backbone, *, backbone: str, cut: str, weights: str):
+        super().__init__()
+        self.normalize = ImageNetNormalize()
+        self.base = base
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+        self.backbone, self.cut, self.weights = backbone, cut, weights
+
+    @property
+    def dim(self) -> int:
+        return int(self.base.out_channels)
+
+    def embedding(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.base(self.normalize(x)))
+
+    forward = embedding
+
 
 def build_tile2vec(backbone: str, weights: str, cut: str, dim: int,
                    weights_path: str | Path | None = None) -> Tile2Vec:
@@ -144,9 +180,7 @@ def build_tile2vec(backbone: str, weights: str, cut: str, dim: int,
     if int(dim) < 1:
         raise ConfigError(f"dim must be >= 1 (got {dim})")
     base = build_backbone(backbone, weights, cut, in_channels=3, weights_path=weights_path)
-    for module in base.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.momentum = BN_MOMENTUM
+    set_batchnorm_momentum(base, BN_MOMENTUM)
     return Tile2Vec(base, int(dim), backbone=backbone, cut=cut, weights=weights)
 
 
@@ -164,14 +198,50 @@ def load_tile2vec(path: str | Path, device: str | torch.device | None = None) ->
     return net, record
 
 
+def save_features_model(out_dir: str | Path, cfg: Mapping[str, Any], tile_px: int) -> Path:
+    """Write ``out_dir/model.pt`` (kind :data:`FEATURES_KIND`): the backbone of ``cfg`` (``backbone,
+    weights, weights_path, cut``: the embedding section's) with its initial weights, untrained —
+    the ImageNet-features floor of the comparison — for tiles of ``tile_px``."""
+    s = required_keys(cfg, ("backbone", "weights", "weights_path", "cut"), "embedding")
+    if s["backbone"] not in BACKBONES:
+        raise ConfigError(f"embedding.backbone: {s['backbone']!r} is not one of {BACKBONES}")
+    if int(tile_px) < min_input_size(s["backbone"]):
+        raise ConfigError(f"tile_px {tile_px} is below the {min_input_size(s['backbone'])} px that "
+                          f"{s['backbone']} needs")
+    base = build_backbone(s["backbone"], s["weights"], s["cut"], in_channels=3, weights_path=s["weights_path"])
+    net = ImageNetFeatures(base, backbone=s["backbone"], cut=s["cut"], weights=s["weights"])
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(out_dir) / "model.pt"
+    save_model_file(path, kind=FEATURES_KIND, weights=net.state_dict(),
+                    arch={"backbone": s["backbone"], "cut": s["cut"], "tile_px": int(tile_px), "in_channels": 3,
+                          "dim": net.dim},
+                    norm={"scale": 1.0 / 255.0, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+                    settings={"config": _plain(dict(s)), "trained": False})
+    log.info("wrote %s: %s %s weights cut at %s, %d features, untrained", path, s["backbone"], s["weights"],
+             s["cut"], net.dim)
+    return path
+
+
+def load_features_model(path: str | Path, device: str | torch.device | None = None
+                        ) -> tuple[ImageNetFeatures, ModelFile]:
+    """The untrained-features network of :func:`save_features_model` (eval mode, on ``device``)."""
+    def build(record: ModelFile):
+        arch = record.arch
+        base = build_backbone(arch["backbone"], "random", arch["cut"], in_channels=3)
+        return ImageNetFeatures(base, backbone=arch["backbone"], cut=arch["cut"], weights="loaded"), None
+
+    net, record, _ = load_network(path, FEATURES_KIND, build, device)
+    return net, record
+
+
 # --------------------------------------------------------------------------------------------
 # embeddings
 # --------------------------------------------------------------------------------------------
 @torch.no_grad()
 def embed_tiles(net: Tile2Vec, tiles: np.ndarray, batch: int, device: str | torch.device | None = None
                 ) -> np.ndarray:
-    """Embeddings float32 ``(n, dim)`` of uint8 tiles ``(n, y, x, 3)`` already of the network's
-    size, in batches of ``batch`` with ``net`` in eval mode on ``device`` (its mode and device are
+    """Embeddings float32 ``(n, dim)`` (``net.embedding``) of uint8 tiles ``(n, y, x, 3)`` already of
+    the network's size, in batches of ``batch`` with ``net`` in eval mode on ``device`` (its mode and device are
     restored)."""
     tiles = np.asarray(tiles)
     if tiles.dtype != np.uint8 or tiles.ndim != 4 or tiles.shape[-1] != 3:
@@ -185,7 +255,7 @@ def embed_tiles(net: Tile2Vec, tiles: np.ndarray, batch: int, device: str | torc
         out = [np.zeros((0, net.dim), dtype=np.float32)]
         for start in range(0, tiles.shape[0], int(batch)):
             x = torch.from_numpy(np.ascontiguousarray(tiles[start:start + int(batch)].transpose(0, 3, 1, 2)))
-            out.append(net(x.to(device=device, dtype=torch.float32) / 255.0).float().cpu().numpy())
+            out.append(net.embedding(x.to(device=device, dtype=torch.float32) / 255.0).float().cpu().numpy())
         return np.concatenate(out)
     finally:
         net.train(was_training).to(was_on)
@@ -193,10 +263,12 @@ def embed_tiles(net: Tile2Vec, tiles: np.ndarray, batch: int, device: str | torc
 
 def embed(model_path: str | Path, tiles: np.ndarray, batch: int,
           device: str | torch.device | None = None) -> np.ndarray:
-    """Embeddings float32 ``(n, dim)`` of uint8 tiles ``(n, y, x, 3)`` by the Tile2Vec of
-    ``model_path``; tiles of another size than the model's are resized to it first
-    (:func:`eoml.clouds.tiles.resize_tiles`)."""
-    net, record = load_tile2vec(model_path, device)
+    """Embeddings float32 ``(n, dim)`` of uint8 tiles ``(n, y, x, 3)`` by the embedding model of
+    ``model_path`` (:func:`eoml.clouds.embedders.load_embedder`); tiles of another size than the model's are resized to
+    it first (:func:`eoml.clouds.tiles.resize_tiles`)."""
+    from eoml.clouds.embedders import load_embedder
+
+    net, record = load_embedder(model_path, device)
     return embed_tiles(net, resize_tiles(np.asarray(tiles), int(record.arch["tile_px"])), batch, device)
 
 
@@ -254,6 +326,13 @@ class TripletDataset(Dataset):
         return out
 
 
+def split_tiles(data: TripletData, split: str) -> torch.Tensor:
+    """uint8 tiles ``(3n, 3, T, T)`` of the ``n`` triplets of ``split``: their anchors, then their
+    neighbours, then their distant tiles."""
+    index = torch.from_numpy(data.splits[split])
+    return torch.cat([data.tiles[name][index] for name in TILES])
+
+
 # --------------------------------------------------------------------------------------------
 # training
 # --------------------------------------------------------------------------------------------
@@ -300,8 +379,8 @@ def train_tile2vec(triplets_store: str | Path, out_dir: str | Path, ckpt_dir: st
         if len(data.splits[split]) == 0:
             raise InputFileError(triplets_store, f"the {split} split holds no triplet (hold out at least one scene "
                                                  "for validation)")
-    if data.tile_px < _MIN_TILE.get(s["backbone"], 32):
-        raise ConfigError(f"tile_px {data.tile_px} is below the {_MIN_TILE.get(s['backbone'], 32)} px that "
+    if data.tile_px < min_input_size(s["backbone"]):
+        raise ConfigError(f"tile_px {data.tile_px} is below the {min_input_size(s['backbone'])} px that "
                           f"{s['backbone']} needs")
     train_ds = TripletDataset(data.tiles, data.splits["train"], augment=s["augment"])
     val_ds = TripletDataset(data.tiles, data.splits["val"])

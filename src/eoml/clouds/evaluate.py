@@ -1,21 +1,26 @@
-"""clouds steps after ingest: triplets, the analysis of a trained Tile2Vec model, cloud metrics, tables.
+"""clouds steps after training: the analysis of an embedding model, cloud metrics, tables.
 
-* :func:`make_triplets` — the triplet store of one training source (``goes``: every GOES scene;
-  ``modis``: every Kaggle-layout image), scenes split into train / validation.
-* :func:`analyse_model` — one model on every labelled dataset: per tile size of
+* :func:`analyse_model` — one embedding model (any of :mod:`eoml.clouds.embedders`: Tile2Vec,
+  the untrained ImageNet features, DeepCluster, the autoencoder) on every labelled dataset: per tile size of
   ``analysis.tile_sizes`` the labelled tiles (inside labelled rectangles, capped at
   ``analysis.max_tiles``, tiles resized to the model's input) and, as ``tile_px = 0``, the
   labelled rectangles themselves resized to the model's input are embedded, clustered (Ward and
   k-means at ``k``, and at the k of best silhouette in ``k_range``) and scored (NMI against the
   labels, explained variance of the first two principal components) → ``nmi.csv``; at the
   model's own tile size it keeps the tiles, labels, embeddings and clusters (``tiles.zarr``: the
-  figures and the cloud metrics use them) and the silhouettes (``silhouette.csv``); and a
+  figures and the cloud metrics use them); the silhouettes of the classes and clusters in the
+  embedding space at every size (``silhouette.csv``); the largest square of each labelled
+  rectangle against the largest unlabelled square of each image (at least
+  ``analysis.unlabelled_min_px``), embedded, in a common PCA plane (``squares.zarr``) with an
+  energy-distance permutation test of their difference (``unlabelled.csv``); and a
   principal-component map of one scene (``pcmap.zarr``: sliding window, GOES scene if the model
-  saw GOES, else the first labelled image).
+  saw GOES, else the first labelled image). A model with its own clusters (DeepCluster's final
+  centroids) adds them as method ``own``.
 * :func:`cloud_metrics_table` — the cloud metrics of the labelled tiles of one model's
   ``tiles.zarr`` with the clusters of every model joined, and the silhouettes of classes and
   clusters in the PCA plane of the metrics.
-* :func:`collect_tables` — the study's tables from the per-model ones.
+* :func:`collect_tables` — the study's tables from the per-model ones, and ``embeddings.csv``,
+  the comparison of every embedding by NMI and silhouette per tile size.
 """
 
 from __future__ import annotations
@@ -31,26 +36,29 @@ import pandas as pd
 import xarray as xr
 
 from eoml.clouds.analysis import (
+    TWO_SAMPLE_COLUMNS,
     cluster_embeddings,
+    comparison_table,
     evaluate_embeddings,
     metrics_matrix,
     nmi_frame,
     pca,
     pca_grid,
     silhouette_table,
+    two_sample_test,
 )
 from eoml.clouds.cloudmetrics import METRICS, metrics_table
-from eoml.clouds.embedding import embed_tiles, load_tile2vec
+from eoml.clouds.embedders import load_embedder
+from eoml.clouds.embedding import embed_tiles
 from eoml.clouds.ingest import load_scenes
 from eoml.clouds.labels import CLASSES
 from eoml.clouds.tiles import (
     grid_tiles,
+    labelled_squares,
     labelled_tiles,
     rectangles,
     resize_tiles,
-    sample_triplets,
-    split_scenes,
-    write_triplets,
+    unlabelled_squares,
 )
 from eoml.core.errors import InputFileError
 from eoml.core.io import write_text_atomic
@@ -59,7 +67,7 @@ from eoml.core.store import open_store, write_store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SOURCES", "analyse_model", "cloud_metrics_table", "collect_tables", "make_triplets"]
+__all__ = ["SOURCES", "analyse_model", "cloud_metrics_table", "collect_tables"]
 
 #: training sources of the Tile2Vec models
 SOURCES = ("goes", "modis")
@@ -72,26 +80,6 @@ def _csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     return path
-
-
-# --------------------------------------------------------------------------------------------
-# triplets
-
-
-def make_triplets(stores: Sequence[str | os.PathLike], output: str | os.PathLike, cfg: Mapping[str, Any]) -> Path:
-    """Triplets of the scenes in ``stores`` (``cfg``: the ``triplets`` section and ``seed``)."""
-    t = required_keys(cfg["triplets"], ("tile_px", "n_triplets", "neighbour_offset", "min_valid", "val_fraction"),
-                      "clouds.triplets")
-    seed = int(cfg["seed"])
-    scenes = load_scenes(stores)
-    if len(scenes) < 2:
-        raise InputFileError(Path(stores[0]), f"triplets need at least two scenes (a distant tile comes from another "
-                                              f"scene), found {len(scenes)}")
-    splits = split_scenes([s.id for s in scenes], float(t["val_fraction"]), seed)
-    ds = sample_triplets(scenes, n=int(t["n_triplets"]), tile_px=int(t["tile_px"]),
-                         neighbour_offset=float(t["neighbour_offset"]), seed=seed, min_valid=float(t["min_valid"]),
-                         splits=splits)
-    return write_triplets(ds, output, sources=[], config={"triplets": dict(t), "seed": seed})
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,24 +100,53 @@ def _dataset_name(store: str | os.PathLike) -> str:
     return str(attrs["dataset"])
 
 
+def _own_clusters(net, emb: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """A model's own clusters of its embeddings (DeepCluster: the nearest of its final k-means
+    centroids, in the space they were fitted in), or None for a model without clusters."""
+    centroids = getattr(net, "centroids", None)
+    if centroids is None or not len(emb):
+        return None
+    c = centroids.detach().cpu().numpy().astype(np.float64)
+    d = ((emb[:, None, :].astype(np.float64) - c[None, :, :]) ** 2).sum(-1)
+    return int(c.shape[0]), np.argmin(d, axis=1).astype(np.int64)
+
+
 def analyse_model(model: str | os.PathLike, name: str, trained_on: str, labelled: Sequence[str | os.PathLike],
                   map_stores: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                   cfg: Mapping[str, Any]) -> Path:
     """Embed, cluster and score the labelled tiles of every store in ``labelled`` with the model file
-    ``model`` (called ``name``, trained on ``trained_on``); PC map of the first scene of
-    ``map_stores``. ``cfg``: the ``analysis`` section and ``seed``. Writes ``nmi.csv``,
-    ``silhouette.csv``, ``tiles.zarr`` and ``pcmap.zarr`` in ``out_dir``."""
+    ``model`` (any embedding of :func:`eoml.clouds.embedding.load_embedder`, called ``name``,
+    trained on ``trained_on``); compare labelled and unlabelled squares; PC map of the first scene
+    of ``map_stores``. ``cfg``: the ``analysis`` section and ``seed``. Writes ``nmi.csv``,
+    ``silhouette.csv`` (classes and clusters in the embedding space at every tile size),
+    ``unlabelled.csv``, ``tiles.zarr``, ``squares.zarr`` and ``pcmap.zarr`` in ``out_dir``.
+
+    A model with its own clusters (DeepCluster) adds ``method = "own"`` rows to ``nmi.csv`` and
+    keeps them as ``cluster_own`` in the stores."""
     a = required_keys(cfg["analysis"], ("tile_sizes", "max_tiles", "k", "k_range", "methods", "min_valid",
-                                        "map_stride", "batch_size"), "clouds.analysis")
+                                        "map_stride", "batch_size", "unlabelled_min_px", "permutations"),
+                      "clouds.analysis")
     seed, out_dir = int(cfg["seed"]), Path(out_dir)
-    net, record = load_tile2vec(model)
+    net, record = load_embedder(model)
     tile_px = int(record.arch["tile_px"])
     k_range = list(range(a["k_range"][0], a["k_range"][1] + 1)) if len(a["k_range"]) == 2 else []
     common = {"methods": list(a["methods"]), "k": int(a["k"]), "k_range": k_range, "seed": seed, "model": name,
               "trained_on": trained_on}
     rows: list[dict[str, Any]] = []
     silhouettes: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
     kept: list[xr.Dataset] = []
+    squares: list[xr.Dataset] = []
+
+    def clusters_of(emb: np.ndarray) -> dict[str, tuple[int, np.ndarray]]:
+        every = cluster_embeddings(emb, methods=list(a["methods"]), k=int(a["k"]), k_range=k_range, seed=seed)
+        own = _own_clusters(net, emb)
+        return every if own is None else {**every, "own": own}
+
+    def silhouette_rows(emb, labels, every, dataset, size) -> None:
+        for row in silhouette_table({"embedding": emb}, labels, {m: ids for m, (_, ids) in every.items()}):
+            silhouettes.append({"model": name, "evaluated_on": dataset, "tile_px": size, **row})
+
     for store in labelled:
         dataset = _dataset_name(store)
         scenes = load_scenes([store], labelled_only=True)
@@ -139,7 +156,10 @@ def analyse_model(model: str | os.PathLike, name: str, trained_on: str, labelled
         rect = rectangles(scenes, tile_px)
         if rect.sizes["sample"]:
             emb = _embed(net, rect["image"].values, tile_px, a["batch_size"])
-            rows += evaluate_embeddings(emb, rect["label"].values, evaluated_on=dataset, tile_px=0, **common)
+            every = clusters_of(emb)
+            rows += evaluate_embeddings(emb, rect["label"].values, evaluated_on=dataset, tile_px=0, clusters=every,
+                                        **common)
+            silhouette_rows(emb, rect["label"].values, every, dataset, 0)
         sizes = sorted({int(s) for s in a["tile_sizes"]} | {tile_px})
         for size in sizes:
             tiles = labelled_tiles(scenes, size, int(a["max_tiles"]), seed, min_valid=float(a["min_valid"]))
@@ -152,18 +172,17 @@ def analyse_model(model: str | os.PathLike, name: str, trained_on: str, labelled
                 continue
             emb = _embed(net, tiles["image"].values, tile_px, a["batch_size"])
             labels = tiles["label"].values
-            every = cluster_embeddings(emb, methods=list(a["methods"]), k=int(a["k"]), k_range=k_range, seed=seed)
+            every = clusters_of(emb)
             if size in {int(s) for s in a["tile_sizes"]}:
                 rows += evaluate_embeddings(emb, labels, evaluated_on=dataset, tile_px=size, clusters=every, **common)
+            silhouette_rows(emb, labels, every, dataset, size)
             # the clusters at the configured k (the figures' and the cloud metrics')
-            clusters = {m: every[m] for m in a["methods"] if m in every}
+            clusters = {m: every[m] for m in [*a["methods"], "own"] if m in every}
             if size == tile_px and clusters:
-                for row in silhouette_table({"embedding": emb}, labels, {m: ids for m, (_, ids) in every.items()}):
-                    silhouettes.append({"model": name, "evaluated_on": dataset, "tile_px": size, **row})
                 scores, ratio = pca(emb, 2)
                 ds = tiles.assign(
                     embedding=(("sample", "feature"), emb.astype(np.float32),
-                               {"units": "1", "long_name": f"Tile2Vec embedding ({name})"}),
+                               {"units": "1", "long_name": f"embedding ({name})"}),
                     pc=(("sample", "component"), scores.astype(np.float32),
                         {"units": "1", "long_name": "principal-component scores of the embeddings",
                          "explained_variance_ratio": [float(r) for r in ratio]}),
@@ -173,16 +192,73 @@ def analyse_model(model: str | os.PathLike, name: str, trained_on: str, labelled
                 )
                 kept.append(ds.assign_coords(evaluated_on=("sample", np.array([dataset] * n, dtype=object),
                                                            {"long_name": "dataset"})))
+        part, test_rows = _squares(net, store, scenes, dataset, tile_px, a, seed, name)
+        if part is not None:
+            squares.append(part)
+        tests += test_rows
     nmi = nmi_frame(rows) if rows else nmi_frame([])
     _csv_atomic(nmi, out_dir / "nmi.csv")
     _csv_atomic(pd.DataFrame(silhouettes, columns=["model", "evaluated_on", "tile_px", "features", "grouping",
                                                    "n_tiles", "n_groups", "silhouette"]), out_dir / "silhouette.csv")
+    _csv_atomic(pd.DataFrame(tests, columns=list(TWO_SAMPLE_COLUMNS)), out_dir / "unlabelled.csv")
     tiles_ds = xr.concat(kept, dim="sample") if kept else xr.Dataset()
     tiles_ds.attrs.update({"model": name, "trained_on": trained_on, "tile_px": tile_px,
                            "class_names": list(CLASSES)})
     _write(tiles_ds, out_dir / "tiles.zarr", model, cfg)
+    squares_ds = xr.concat(squares, dim="sample") if squares else xr.Dataset()
+    squares_ds.attrs.update({"model": name, "tile_px": tile_px, "class_names": list(CLASSES),
+                             "min_px": int(a["unlabelled_min_px"])})
+    _write(squares_ds, out_dir / "squares.zarr", model, cfg)
     _pc_map(net, map_stores, tile_px, a, out_dir / "pcmap.zarr", model, cfg)
     return out_dir
+
+
+def _squares(net, store, labelled_scenes, dataset: str, tile_px: int, a: Mapping[str, Any], seed: int,
+             name: str) -> tuple[xr.Dataset | None, list[dict[str, Any]]]:
+    """Labelled vs unlabelled squares of one dataset: the largest square of each labelled rectangle
+    and the largest unlabelled square (side ≥ ``unlabelled_min_px``) of each image, embedded;
+    their PC scores in the plane of a PCA fitted on both; the energy-distance two-sample test in
+    the embedding space and in that plane. Expert sets (every pixel labelled) have none."""
+    everything = load_scenes([store])
+    unl = unlabelled_squares(everything, int(a["unlabelled_min_px"]), tile_px)
+    lab = labelled_squares(labelled_scenes, tile_px)
+    n_l, n_u = lab.sizes["sample"], unl.sizes["sample"]
+    log.info("%s on %s: %d labelled and %d unlabelled squares (side >= %d px)", name, dataset, n_l, n_u,
+             int(a["unlabelled_min_px"]))
+    if n_u == 0 or n_l == 0:
+        return None, []
+    emb_l = _embed(net, lab["image"].values, tile_px, a["batch_size"])
+    emb_u = _embed(net, unl["image"].values, tile_px, a["batch_size"])
+    emb = np.concatenate([emb_l, emb_u])
+    scores, ratio = pca(emb, 2) if emb.shape[0] > 2 else (np.full((emb.shape[0], 2), np.nan), np.full(2, np.nan))
+    rows = []
+    for space, X in (("embedding", emb), ("pca", scores)):
+        stat, p = two_sample_test(X[:n_l], X[n_l:], n_resamples=int(a["permutations"]), seed=seed)
+        rows.append({"model": name, "evaluated_on": dataset, "space": space, "n_labelled": n_l, "n_unlabelled": n_u,
+                     "energy_distance": stat, "p_value": p, "n_resamples": int(a["permutations"])})
+    own = _own_clusters(net, emb)
+    labels = np.concatenate([lab["label"].values.astype(np.int16), np.full(n_u, -1, np.int16)])
+    ds = xr.Dataset(
+        {"pc": (("sample", "component"), scores.astype(np.float32),
+                {"units": "1", "long_name": "principal-component scores (PCA of labelled and unlabelled squares)",
+                 "explained_variance_ratio": [float(r) for r in ratio]}),
+         "label": (("sample",), labels, {"units": "1", "long_name": "class index (-1: unlabelled square)"}),
+         "scene": (("sample",), np.concatenate([lab["scene"].values, unl["scene"].values]).astype(str),
+                   {"long_name": "scene id"}),
+         "side": (("sample",), np.concatenate([lab["side"].values, unl["side"].values]).astype(np.int32),
+                  {"units": "1", "long_name": "side of the square (px of the image)"}),
+         **({"cluster_own": (("sample",), own[1].astype(np.int16),
+                             {"units": "1", "long_name": f"the model's own cluster (k = {own[0]})"})}
+            if own is not None else {})},
+        coords={"evaluated_on": ("sample", np.array([dataset] * (n_l + n_u), dtype=object),
+                                 {"long_name": "dataset"})},
+    )
+    return ds, rows
+
+
+#: samples per chunk of the analysis stores (every other dimension whole: the figures and the
+#: cloud metrics read whole samples; 256 tiles of 256 px are 50 MB)
+SAMPLE_CHUNK = 256
 
 
 def _write(ds: xr.Dataset, path: Path, model, cfg) -> None:
@@ -191,7 +267,10 @@ def _write(ds: xr.Dataset, path: Path, model, cfg) -> None:
         attrs.setdefault("long_name", name.replace("_", " "))
         if ds[name].dtype.kind not in "OUS":
             attrs.setdefault("units", "1")
-    write_store(ds, path, sources=[model], config={k: cfg[k] for k in ("analysis", "seed")})
+    # whole samples per chunk: the generic policy splits a long feature axis (1280 ImageNet
+    # features) into thousands of tiny chunks
+    chunks = {d: (min(SAMPLE_CHUNK, n) if d == "sample" else n) for d, n in ds.sizes.items() if n}
+    write_store(ds, path, sources=[model], config={k: cfg[k] for k in ("analysis", "seed")}, chunks=chunks or None)
 
 
 def _pc_map(net, stores: Sequence[str | os.PathLike], tile_px: int, a: Mapping[str, Any], output: Path, model,
@@ -290,12 +369,24 @@ def cloud_metrics_table(tiles_stores: Mapping[str, str | os.PathLike], output: s
 
 
 def collect_tables(analysis_dirs: Sequence[str | os.PathLike], metrics_silhouette: str | os.PathLike | None,
-                   nmi_out: str | os.PathLike, silhouette_out: str | os.PathLike) -> None:
-    """``nmi.csv`` and ``silhouette.csv`` of the study from each model's analysis folder (and the
-    cloud-metric silhouettes)."""
+                   nmi_out: str | os.PathLike, silhouette_out: str | os.PathLike,
+                   embeddings_out: str | os.PathLike | None = None,
+                   unlabelled_out: str | os.PathLike | None = None) -> None:
+    """The study's tables from each model's analysis folder: ``nmi.csv``, ``silhouette.csv`` (with
+    the cloud-metric silhouettes), ``embeddings.csv`` (every embedding by NMI and silhouette per
+    tile size, :func:`eoml.clouds.analysis.comparison_table`) and ``unlabelled.csv`` (the
+    labelled-vs-unlabelled two-sample tests)."""
     nmi = [pd.read_csv(Path(d) / "nmi.csv") for d in analysis_dirs]
     sil = [pd.read_csv(Path(d) / "silhouette.csv") for d in analysis_dirs]
+    nmi_all = pd.concat(nmi, ignore_index=True) if nmi else nmi_frame([])
+    sil_models = pd.concat(sil, ignore_index=True) if sil else pd.DataFrame()
     if metrics_silhouette:
         sil.append(pd.read_csv(metrics_silhouette))
-    _csv_atomic(pd.concat(nmi, ignore_index=True) if nmi else nmi_frame([]), nmi_out)
+    _csv_atomic(nmi_all, nmi_out)
     _csv_atomic(pd.concat(sil, ignore_index=True) if sil else pd.DataFrame(), silhouette_out)
+    if embeddings_out is not None:
+        _csv_atomic(comparison_table(nmi_all, sil_models), embeddings_out)
+    if unlabelled_out is not None:
+        parts = [pd.read_csv(Path(d) / "unlabelled.csv") for d in analysis_dirs]
+        _csv_atomic(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(TWO_SAMPLE_COLUMNS)),
+                    unlabelled_out)

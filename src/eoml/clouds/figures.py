@@ -21,6 +21,11 @@ caller's style.
 * :func:`plot_nmi_vs_scale` — NMI, explained variance and tile count vs tile size per model and
   method, with the paper's NMI (:data:`eoml.clouds.analysis.PAPER_NMI`) as a reference series.
 * :func:`plot_metrics_by_group` — box plots of a few cloud metrics by class and by cluster.
+* :func:`plot_labelled_unlabelled` — labelled and unlabelled squares in the plane of their first
+  two principal components: points and Gaussian kernel-density contours of each set, with the
+  energy-distance test of :func:`eoml.clouds.analysis.two_sample_test` in the title.
+* :func:`plot_embeddings_comparison` — every embedding's NMI (k-means clusters vs classes) and
+  silhouette of the classes against the tile size (``embeddings.csv``), one panel per dataset.
 
 Classes keep one colour in every figure (:data:`CLASS_COLORS`, Okabe–Ito).
 """
@@ -38,6 +43,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullLocator
 from scipy.cluster.hierarchy import dendrogram, to_tree
+from scipy.stats import gaussian_kde
 
 from eoml.clouds.analysis import PAPER_NMI, ward_linkage
 from eoml.core.figures import confusion_matrices_figure, loss_curves_figure
@@ -49,12 +55,16 @@ __all__ = [
     "CLASS_COLORS",
     "cluster_confusions_figure",
     "dendrogram_figure",
+    "embeddings_comparison_figure",
+    "labelled_unlabelled_figure",
     "metrics_by_group_figure",
     "nmi_vs_scale_figure",
     "pc_maps_figure",
     "pca_scatter_figure",
     "plot_cluster_confusions",
     "plot_dendrogram",
+    "plot_embeddings_comparison",
+    "plot_labelled_unlabelled",
     "plot_metrics_by_group",
     "plot_nmi_vs_scale",
     "plot_pc_maps",
@@ -534,4 +544,124 @@ def plot_metrics_by_group(table: pd.DataFrame, output: PathLike, *, metrics: Seq
     are left out. Classes in ``class_order`` (default sorted) and their colours."""
     with paper_style():
         fig, _ = metrics_by_group_figure(table, metrics, groups, class_order)
+        return save_figure(fig, output)
+
+
+# --------------------------------------------------------------------------------------------
+# labelled vs unlabelled squares; the comparison of embeddings
+# --------------------------------------------------------------------------------------------
+#: colours of the two sets of squares
+SQUARE_COLORS = {"labelled": OKABE_ITO[4], "unlabelled": OKABE_ITO[5]}
+
+
+def _kde_contours(ax, x: np.ndarray, y: np.ndarray, color: str) -> bool:
+    """Contours of a Gaussian KDE of the points at the 25/50/75 % density levels; False (nothing
+    drawn) for too few or degenerate points."""
+    if x.size < 5:
+        return False
+    try:
+        kde = gaussian_kde(np.vstack([x, y]))
+    except (np.linalg.LinAlgError, ValueError):
+        return False
+    pad_x, pad_y = 0.15 * (np.ptp(x) or 1.0), 0.15 * (np.ptp(y) or 1.0)
+    gx, gy = np.meshgrid(np.linspace(x.min() - pad_x, x.max() + pad_x, 80),
+                         np.linspace(y.min() - pad_y, y.max() + pad_y, 80))
+    z = kde(np.vstack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+    levels = np.quantile(z, [0.5, 0.75, 0.9])
+    if not np.all(np.diff(levels) > 0):
+        return False
+    ax.contour(gx, gy, z, levels=levels, colors=[color], linewidths=(0.6, 0.9, 1.2))
+    return True
+
+
+def labelled_unlabelled_figure(points: pd.DataFrame, tests: Mapping[str, tuple[float, float]] | None = None):
+    """The figure of :func:`plot_labelled_unlabelled`: ``(fig, axes)`` (one row of panels)."""
+    missing = [c for c in ("pc1", "pc2", "kind") if c not in points]
+    if missing:
+        raise ValueError(f"square points lack columns {missing} (have {list(points.columns)})")
+    if points.empty:
+        raise ValueError("no square to draw")
+    unknown = set(points["kind"]) - set(SQUARE_COLORS)
+    if unknown:
+        raise ValueError(f"kind must be labelled or unlabelled, got {sorted(unknown)}")
+    panels = sorted(points["panel"].unique(), key=str) if "panel" in points else [None]
+    fig, axes = plt.subplots(1, len(panels), squeeze=False, figsize=(2.8 * len(panels) + 0.3, 2.9))
+    for ax, panel in zip(axes[0], panels, strict=True):
+        sub = points if panel is None else points[points["panel"] == panel]
+        for kind, color in SQUARE_COLORS.items():
+            s = sub[sub["kind"] == kind]
+            ax.scatter(s["pc1"], s["pc2"], s=6, alpha=0.6, color=color, lw=0)
+            _kde_contours(ax, s["pc1"].to_numpy(float), s["pc2"].to_numpy(float), color)
+        title = "" if panel is None else str(panel)
+        if tests and panel in tests and np.isfinite(tests[panel][1]):
+            energy, p = tests[panel]
+            title += f"{chr(10) if title else ''}energy distance {energy:.3g}, p = {p:.3g}"
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("PC1")
+        ax.set_ylabel("PC2")
+    counts = points["kind"].value_counts()
+    handles = [Line2D([], [], ls="-", marker="o", ms=4, color=c) for c in SQUARE_COLORS.values()]
+    texts = [f"{k} squares (n = {int(counts.get(k, 0))})" for k in SQUARE_COLORS]
+    fig.legend(handles, texts, loc="outside lower center", ncol=2)
+    return fig, axes
+
+
+def plot_labelled_unlabelled(points: pd.DataFrame, output: PathLike, *,
+                             tests: Mapping[str, tuple[float, float]] | None = None) -> tuple[Path, Path]:
+    """Labelled and unlabelled squares in a PCA plane: points and kernel-density contours (the
+    50, 75 and 90 % quantiles of the density over the panel) per set.
+
+    ``points``: columns ``pc1``, ``pc2``, ``kind`` (``labelled`` / ``unlabelled``) and optionally
+    ``panel`` (e.g. the dataset); ``tests``: ``{panel: (energy distance, p-value)}`` for the titles.
+    """
+    with paper_style():
+        fig, _ = labelled_unlabelled_figure(points, tests)
+        return save_figure(fig, output)
+
+
+def embeddings_comparison_figure(table: pd.DataFrame):
+    """The figure of :func:`plot_embeddings_comparison`: ``(fig, axes)`` (2 rows × datasets)."""
+    need = ["model", "evaluated_on", "tile_px", "nmi_kmeans", "silhouette_classes"]
+    missing = [c for c in need if c not in table]
+    if missing:
+        raise ValueError(f"comparison table lacks columns {missing} (have {list(table.columns)})")
+    t = table[table["tile_px"] > 0]
+    if t.empty:
+        raise ValueError("no tile size to draw")
+    datasets = sorted(t["evaluated_on"].unique(), key=str)
+    models = sorted(t["model"].unique(), key=str)
+    colors = model_colors(models)
+    fig, axes = plt.subplots(2, len(datasets), squeeze=False, figsize=(3.0 * len(datasets) + 0.4, 4.6),
+                             sharex="col")
+    for j, dataset in enumerate(datasets):
+        sub = t[t["evaluated_on"] == dataset]
+        for model, s in sub.groupby("model", sort=True):
+            s = s.sort_values("tile_px")
+            for i, column in enumerate(("nmi_kmeans", "silhouette_classes")):
+                axes[i, j].plot(s["tile_px"], s[column], color=colors[model], marker="o", ms=3)
+        sizes = sorted(set(sub["tile_px"].astype(int)))
+        axes[0, j].set_title(str(dataset))
+        for i, ylabel in enumerate(("NMI (k-means vs classes)", "silhouette of the classes")):
+            ax = axes[i, j]
+            ax.set_xscale("log")
+            ax.set_xticks(sizes, [str(v) for v in sizes], rotation=90 if len(sizes) > 6 else 0)
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.grid(alpha=0.3)
+            if j == 0:
+                ax.set_ylabel(ylabel)
+        axes[1, j].axhline(0.0, color="0.5", lw=0.6)
+        axes[1, j].set_xlabel("tile size (px)")
+        axes[0, j].set_ylim(bottom=0)
+    handles = [Line2D([], [], color=colors[m], marker="o", ms=3) for m in models]
+    fig.legend(handles, models, loc="outside lower center", ncol=min(len(models), 5))
+    return fig, axes
+
+
+def plot_embeddings_comparison(table: pd.DataFrame, output: PathLike) -> tuple[Path, Path]:
+    """Every embedding's NMI (its k-means clusters vs the classes) and the silhouette of the classes
+    in its space, against the tile size (log axis), one colour per model, one column per evaluated
+    dataset; ``table``: ``embeddings.csv`` (:func:`eoml.clouds.analysis.comparison_table`; the
+    rectangles' rows, tile size 0, are left out)."""
+    with paper_style():
+        fig, _ = embeddings_comparison_figure(table)
         return save_figure(fig, output)

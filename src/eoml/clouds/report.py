@@ -2,7 +2,12 @@
 
 File names (under ``out_dir``, each a PNG with its SVG, :func:`figure_names`): ``triplets_<source>``
 (examples of each triplet store), ``training_distances``, ``dendrogram_<model>``,
-``pca_<model>``, ``pc_map_<model>``, ``confusions``, ``nmi_vs_scale``, ``cloud_metrics``.
+``pca_<model>``, ``pc_map_<model>``, ``unlabelled_<model>`` (labelled vs unlabelled squares),
+``confusions``, ``nmi_vs_scale`` (the Tile2Vec models, against the paper's table),
+``embeddings`` (every embedding by NMI and silhouette per tile size), ``cloud_metrics``; with
+DeepCluster ``deepcluster_confusion`` (its own clusters vs the classes and the unlabelled squares)
+and ``deepcluster_examples``; with the autoencoder ``dcae_reconstructions``. The classifiers'
+figures (:func:`classifier_figure_names`) are drawn by :mod:`eoml.clouds.classifier`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from eoml.clouds.cloudmetrics import METRICS
 from eoml.clouds.figures import (
     plot_cluster_confusions,
     plot_dendrogram,
+    plot_embeddings_comparison,
+    plot_labelled_unlabelled,
     plot_metrics_by_group,
     plot_nmi_vs_scale,
     plot_pc_maps,
@@ -29,27 +36,59 @@ from eoml.clouds.figures import (
 from eoml.clouds.labels import CLASSES
 from eoml.core.store import open_store
 
-__all__ = ["BOX_METRICS", "figure_names", "make_figures"]
+__all__ = ["BOX_METRICS", "classifier_figure_names", "figure_kind", "figure_names", "make_figures"]
 
 #: the cloud metrics of the box-plot figure
 BOX_METRICS = ("cloud_fraction", "n_objects", "mean_object_size", "iorg", "scai", "open_sky")
 
 
+#: figure kinds drawn once per model (or per triplet source, classifier job): the file-name prefixes
+PER_MODEL_KINDS = ("triplets", "dendrogram", "pca", "pc_map", "unlabelled", "gradcam", "feature_maps")
+#: examples of DeepCluster's clusters per cluster
+DEEPCLUSTER_EXAMPLES = 6
+#: tiles of the reconstruction figure
+RECONSTRUCTIONS = 8
+
+
 def figure_names(sources: Sequence[str], models: Sequence[str]) -> list[str]:
-    """The figures :func:`make_figures` draws for triplet ``sources`` and trained ``models``."""
+    """The figures :func:`make_figures` draws for triplet ``sources`` and analysed ``models``
+    (``deepcluster`` and ``dcae`` add their own)."""
     names = [f"triplets_{s}" for s in sources]
     if models:
-        names += ["training_distances", *(f"{kind}_{m}" for m in models for kind in ("dendrogram", "pca", "pc_map")),
-                  "confusions", "nmi_vs_scale", "cloud_metrics"]
+        names += ["training_distances",
+                  *(f"{kind}_{m}" for m in models for kind in ("dendrogram", "pca", "pc_map", "unlabelled")),
+                  "confusions", "nmi_vs_scale", "embeddings", "cloud_metrics"]
+        names += ["deepcluster_confusion", "deepcluster_examples"] if "deepcluster" in models else []
+        names += ["dcae_reconstructions"] if "dcae" in models else []
     return names
+
+
+def classifier_figure_names(jobs: Sequence[str]) -> list[str]:
+    """The figures of the classifier ``jobs`` (:func:`eoml.clouds.classifier.classifier_figures`)."""
+    if not jobs:
+        return []
+    return ["classifier_confusion", "classifier_scores", *(f"gradcam_{j}" for j in jobs),
+            *(f"feature_maps_{j}" for j in jobs)]
+
+
+def figure_kind(name: str) -> str:
+    """The kind of a figure (its caption file, ``report/clouds/<kind>.rst``): the per-model prefix
+    (:data:`PER_MODEL_KINDS`) or the name itself."""
+    for kind in sorted(PER_MODEL_KINDS, key=len, reverse=True):
+        if name.startswith(f"{kind}_"):
+            return kind
+    return name
 
 
 def make_figures(analyses: Sequence[str | os.PathLike], triplets: Sequence[str | os.PathLike],
                  histories: Sequence[str | os.PathLike], nmi: str | os.PathLike, cloud_metrics: str | os.PathLike,
-                 out_dir: str | os.PathLike, *, reference_scale: float = 1.0) -> None:
+                 out_dir: str | os.PathLike, *, reference_scale: float = 1.0,
+                 models: Sequence[str | os.PathLike] = (), embeddings: str | os.PathLike | None = None) -> None:
     """Draw every figure (:func:`figure_names`); ``triplets`` and ``histories`` are named by their
-    folder (``.../<source>.zarr``, ``.../<model>/history.csv``), ``analyses`` are ``.../<model>``;
-    the reference study's NMI table is drawn at its tile sizes × ``reference_scale``."""
+    folder (``.../<source>.zarr``, ``.../<model>/history.csv``), ``analyses`` and ``models`` (the
+    model files, ``.../<model>/model.pt``: the autoencoder's reconstructions) by their model's
+    folder; ``embeddings`` is embeddings.csv. The reference study's NMI table is drawn at its tile
+    sizes × ``reference_scale``, against the Tile2Vec models (``model == trained_on``)."""
     out = Path(out_dir)
     for path in triplets:
         plot_triplet_examples(open_store(path), out / f"triplets_{Path(path).stem}.png")
@@ -92,16 +131,29 @@ def make_figures(analyses: Sequence[str | os.PathLike], triplets: Sequence[str |
                              pixels=True)
         else:
             _empty(out / f"pc_map_{model}.png", f"{model}: no scene large enough for a PC map")
+        _squares_figures(folder, out)
+        if model == "deepcluster":
+            _deepcluster_figures(folder, tiles, out)
     if confusions:
         plot_cluster_confusions(confusions, out / "confusions.png")
     else:
         _empty(out / "confusions.png", "no labelled tiles")
     table = pd.read_csv(nmi)
     reference = {round(px * reference_scale): v for px, v in PAPER_NMI.items()}
-    if (table["tile_px"] > 0).any():
-        plot_nmi_vs_scale(table[table["tile_px"] > 0], out / "nmi_vs_scale.png", reference=reference)
+    tile2vec = table[(table["tile_px"] > 0) & (table["model"] == table["trained_on"])]
+    if len(tile2vec):
+        plot_nmi_vs_scale(tile2vec, out / "nmi_vs_scale.png", reference=reference)
     else:
         _empty(out / "nmi_vs_scale.png", "no labelled tiles: no NMI")
+    if embeddings is not None:
+        comparison = pd.read_csv(embeddings)
+        if (comparison["tile_px"] > 0).any():
+            plot_embeddings_comparison(comparison, out / "embeddings.png")
+        else:
+            _empty(out / "embeddings.png", "no labelled tiles: no comparison")
+    for path in map(Path, models):
+        if path.parent.name == "dcae":
+            _reconstructions(path, analyses, out)
     metrics = pd.read_csv(cloud_metrics)
     if len(metrics):
         cluster_cols = [c for c in metrics.columns if c.endswith("_ward")]
@@ -112,6 +164,55 @@ def make_figures(analyses: Sequence[str | os.PathLike], triplets: Sequence[str |
                               groups=("class", "cluster") if cluster_cols else ("class",), class_order=list(CLASSES))
     else:
         _empty(out / "cloud_metrics.png", "no labelled tiles")
+
+
+def _squares_figures(folder: Path, out: Path) -> None:
+    """``unlabelled_<model>``: labelled vs unlabelled squares in their PCA plane, per dataset."""
+    model = folder.name
+    squares = open_store(folder / "squares.zarr")
+    if "pc" not in squares:
+        _empty(out / f"unlabelled_{model}.png", f"{model}: no unlabelled square of the minimum size")
+        return
+    points = pd.DataFrame({"pc1": squares["pc"].values[:, 0], "pc2": squares["pc"].values[:, 1],
+                           "kind": np.where(squares["label"].values < 0, "unlabelled", "labelled"),
+                           "panel": [str(v) for v in squares["evaluated_on"].values]})
+    tests = pd.read_csv(folder / "unlabelled.csv")
+    tests = tests[tests["space"] == "embedding"]
+    plot_labelled_unlabelled(points, out / f"unlabelled_{model}.png",
+                             tests={r.evaluated_on: (r.energy_distance, r.p_value) for r in tests.itertuples()})
+
+
+def _deepcluster_figures(folder: Path, tiles, out: Path) -> None:
+    """DeepCluster's own clusters: vs the classes and the unlabelled squares; example tiles."""
+    from eoml.clouds.deepcluster import plot_deepcluster_examples
+
+    squares = open_store(folder / "squares.zarr")
+    names = [*CLASSES, "unlabelled"]
+    if "cluster_own" in squares:
+        labels = [names[i] for i in squares["label"].values]  # -1: the last name, unlabelled
+        table = cluster_confusion(labels, squares["cluster_own"].values, class_names=names)
+        plot_cluster_confusions({("deepcluster", "own clusters, squares"): table}, out / "deepcluster_confusion.png")
+    else:
+        _empty(out / "deepcluster_confusion.png", "deepcluster: no labelled and unlabelled squares")
+    if "cluster_own" in tiles:
+        plot_deepcluster_examples(tiles["image"].values, tiles["cluster_own"].values,
+                                  out / "deepcluster_examples.png", n_per_cluster=DEEPCLUSTER_EXAMPLES)
+    else:
+        _empty(out / "deepcluster_examples.png", "deepcluster: no labelled tiles")
+
+
+def _reconstructions(model: Path, analyses: Sequence[str | os.PathLike], out: Path) -> None:
+    """``dcae_reconstructions``: labelled tiles of the autoencoder's analysis and their reconstructions."""
+    from eoml.clouds.autoencoder import load_dcae, plot_reconstructions, reconstruct
+
+    folder = next((Path(a) for a in analyses if Path(a).name == model.parent.name), None)
+    tiles = open_store(folder / "tiles.zarr") if folder is not None else None
+    if tiles is None or "image" not in tiles:
+        _empty(out / "dcae_reconstructions.png", "dcae: no labelled tiles")
+        return
+    images = tiles["image"].values[:RECONSTRUCTIONS]
+    net, _ = load_dcae(model)
+    plot_reconstructions(images, reconstruct(net, images), out / "dcae_reconstructions.png")
 
 
 def _empty(output: Path, message: str) -> None:

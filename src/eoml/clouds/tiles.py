@@ -36,8 +36,10 @@ Triplet store (:func:`write_triplets`, :func:`open_triplets`; a Zarr store of
     y0, x0                      int32 (triplet, tile)         the tile's top-left pixel in its scene
     split                       int8  (triplet)               0 train, 1 val (CF flag_values / flag_meanings)
 
-Labelled tiles and rectangles (:func:`labelled_tiles`, :func:`rectangles`) and sliding-window
-tiles (:func:`grid_tiles`) are datasets of ``image`` uint8 ``(sample, y, x, band)`` with per-sample
+Labelled tiles and rectangles (:func:`labelled_tiles`, :func:`rectangles`), sliding-window tiles
+(:func:`grid_tiles`), the largest square of each labelled rectangle (:func:`labelled_squares`)
+and the largest unlabelled square of each image (:func:`unlabelled_squares`,
+:func:`largest_empty_square`) are datasets of ``image`` uint8 ``(sample, y, x, band)`` with per-sample
 provenance (scene id, position, label, valid fraction). Labelled regions are the bounding
 rectangles of the connected regions of each class mask (:func:`eoml.clouds.labels.label_rectangles`,
 end indices exclusive).
@@ -72,12 +74,15 @@ __all__ = [
     "TILES",
     "Scene",
     "grid_tiles",
+    "labelled_squares",
     "labelled_tiles",
+    "largest_empty_square",
     "open_triplets",
     "rectangles",
     "resize_tiles",
     "sample_triplets",
     "split_scenes",
+    "unlabelled_squares",
     "write_triplets",
 ]
 
@@ -482,3 +487,100 @@ def grid_tiles(scene: Scene, tile_px: int, stride: int) -> xr.Dataset:
         "x0": (xx, {"long_name": "column of the tile's top-left pixel", "units": "1"}),
         "valid_fraction": (frac.astype(np.float32), _VALID),
     }, {"scene": scene.id, "n_rows": len(ys), "n_cols": len(xs), "tile_px": t, "stride": stride})
+
+
+def _centred_square(y0: int, y1: int, x0: int, x1: int) -> tuple[int, int, int]:
+    """The largest square inside a rectangle (ends exclusive), centred: ``(y0, x0, side)``."""
+    side = min(y1 - y0, x1 - x0)
+    return y0 + (y1 - y0 - side) // 2, x0 + (x1 - x0 - side) // 2, side
+
+
+def labelled_squares(scenes: Sequence[Scene], size: int) -> xr.Dataset:
+    """The largest square inside each labelled rectangle of each scene (centred in it; side = the
+    rectangle's shorter side), resized to ``size`` (:func:`resize_tiles`), with its class — what
+    the study's classifier sees. An expert-labelled image is one rectangle, the whole image.
+    Variables: ``image`` uint8 ``(sample, y, x, band)``, ``label`` int16, ``scene``, ``rectangle``
+    (index among the scene's rectangles), ``y0``, ``x0``, ``side``, ``valid_fraction``."""
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    found = []
+    for s, scene in enumerate(scenes):
+        for r, (label, y0, y1, x0, x1) in enumerate(_scene_rectangles(scene)):
+            found.append((s, label, r, *_centred_square(y0, y1, x0, x1)))
+    images = np.empty((len(found), size, size, 3), dtype=np.uint8)
+    for i, (s, _, _, y0, x0, side) in enumerate(found):
+        images[i] = _resize(scenes[s].rgb[y0:y0 + side, x0:x0 + side], size)
+    col = list(zip(*found)) if found else [[] for _ in range(6)]
+    frac = [_tile_fraction(scenes[s], y0, x0, side, side) for s, _, _, y0, x0, side in found]
+    return _samples(images, {
+        "label": (np.asarray(col[1], dtype=np.int16), _LABEL),
+        "scene": (np.asarray([scenes[s].id for s in col[0]], dtype=str), _SCENE),
+        "rectangle": (np.asarray(col[2], dtype=np.int32), {"long_name": "index of the labelled rectangle in its "
+                                                                        "scene", "units": "1"}),
+        "y0": (np.asarray(col[3], dtype=np.int32), {"long_name": "row of the square's top-left pixel", "units": "1"}),
+        "x0": (np.asarray(col[4], dtype=np.int32), {"long_name": "column of the square's top-left pixel",
+                                                     "units": "1"}),
+        "side": (np.asarray(col[5], dtype=np.int32), {"long_name": "side of the square (px of the image)",
+                                                       "units": "1"}),
+        "valid_fraction": (np.asarray(frac, dtype=np.float32), _VALID),
+    }, {"size": size})
+
+
+def largest_empty_square(blocked: np.ndarray) -> tuple[int, int, int]:
+    """The largest axis-aligned square of ``False`` pixels in the bool ``(y, x)`` array
+    ``blocked``: ``(y0, x0, side)``, the first such square in row-major order of its top-left
+    corner; ``side`` 0 when every pixel is blocked. A binary search on the side over the window
+    sums of a summed-area table (a square of side s free implies one of side s − 1 is)."""
+    blocked = np.asarray(blocked, dtype=bool)
+    if blocked.ndim != 2:
+        raise ValueError(f"blocked must be a 2-D bool array, got shape {blocked.shape}")
+    table = np.zeros((blocked.shape[0] + 1, blocked.shape[1] + 1), dtype=np.int64)
+    table[1:, 1:] = blocked.cumsum(0, dtype=np.int64).cumsum(1)
+
+    def free(s: int) -> np.ndarray:
+        return (table[s:, s:] - table[:-s, s:] - table[s:, :-s] + table[:-s, :-s]) == 0
+
+    lo, hi = 0, min(blocked.shape)
+    while lo < hi:  # invariant: a free square of side lo exists (0 trivially), none above hi
+        mid = (lo + hi + 1) // 2
+        if free(mid).any():
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo == 0:
+        return 0, 0, 0
+    y0, x0 = np.unravel_index(int(np.argmax(free(lo))), free(lo).shape)
+    return int(y0), int(x0), int(lo)
+
+
+def unlabelled_squares(scenes: Sequence[Scene], min_px: int, size: int) -> xr.Dataset:
+    """The largest unlabelled square of each scene with masks or none (every image of a labelled
+    dataset: a pixel is labelled when any class mask holds it, or not valid when the scene has a
+    validity mask), kept when its side is at least ``min_px``, resized to ``size``
+    (:func:`resize_tiles`). Variables: ``image`` uint8 ``(sample, y, x, band)``, ``scene``, ``y0``,
+    ``x0``, ``side``, ``valid_fraction`` (1: only free pixels)."""
+    min_px, size = int(min_px), int(size)
+    if min_px < 1 or size < 1:
+        raise ValueError(f"min_px ({min_px}) and size ({size}) must be positive")
+    found = []
+    for s, scene in enumerate(scenes):
+        blocked = np.zeros(scene.shape, bool) if scene.masks is None else scene.masks.any(axis=0)
+        if scene.valid is not None:
+            blocked |= ~scene.valid
+        y0, x0, side = largest_empty_square(blocked)
+        if side >= min_px:
+            found.append((s, y0, x0, side))
+    images = np.empty((len(found), size, size, 3), dtype=np.uint8)
+    for i, (s, y0, x0, side) in enumerate(found):
+        images[i] = _resize(scenes[s].rgb[y0:y0 + side, x0:x0 + side], size)
+    col = list(zip(*found)) if found else [[] for _ in range(4)]
+    return _samples(images, {
+        "scene": (np.asarray([scenes[s].id for s in col[0]], dtype=str), _SCENE),
+        "y0": (np.asarray(col[1], dtype=np.int32), {"long_name": "row of the square's top-left pixel", "units": "1"}),
+        "x0": (np.asarray(col[2], dtype=np.int32), {"long_name": "column of the square's top-left pixel",
+                                                     "units": "1"}),
+        "side": (np.asarray(col[3], dtype=np.int32), {"long_name": "side of the square (px of the image)",
+                                                       "units": "1"}),
+        "valid_fraction": (np.ones(len(found), dtype=np.float32), _VALID),
+    }, {"size": size, "min_px": min_px})

@@ -7,6 +7,9 @@
   or ``(index, sample seed)`` (training, from :class:`eoml.core.training.SeededEpochSampler`);
   the seed drives the sample's random flips / 90° rotations, so the augmentation of a sample
   depends only on ``(seed, epoch, index)``, never on when the loader drew from a global RNG.
+* :class:`ImageDataset` — uint8 images in memory as float samples in [0, 1], with a label, the
+  image itself as the target (an autoencoder) and/or its index, and the seeded quarter turns and
+  flips of :func:`flip_rotate` (images of scenes, cloud squares, tiles).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
-__all__ = ["Normalizer", "flip_rotate", "sample_key"]
+__all__ = ["ImageDataset", "Normalizer", "flip_rotate", "sample_key"]
 
 
 def _axes(ndim: int, axis: int | None) -> tuple[int, ...] | None:
@@ -169,3 +173,45 @@ def flip_rotate(
             a = torch.flip(a, dims=dims)
         out[key] = a.contiguous()
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# images in memory
+# --------------------------------------------------------------------------------------------
+class ImageDataset(Dataset):
+    """``{"x": float32 (C, H, W) in [0, 1]}`` for the samples ``index`` (default all) of uint8
+    ``images`` ``(N, C, H, W)``, with ``"y"`` the sample's class (``labels``, one per image, as
+    int64) or, with ``target``, the image itself (an autoencoder's target), and ``"i"`` its index
+    in ``images`` with ``with_index``.
+
+    Keys are ``j`` or ``(j, sample seed)`` (:func:`sample_key`); with ``augment`` and a seed the
+    image gets a random quarter turn and left-right flip (:func:`flip_rotate`) drawn from the
+    sample seed, so a sample's augmentation depends only on ``(seed, epoch, index)``.
+    """
+
+    def __init__(self, images: torch.Tensor, index: np.ndarray | None = None, *, labels=None,
+                 augment: bool = False, target: bool = False, with_index: bool = False):
+        if labels is not None and target:
+            raise ValueError("an image dataset has labels or the image as its target, not both")
+        self.images = images
+        self.index = np.arange(len(images), dtype=np.int64) if index is None else np.asarray(index, dtype=np.int64)
+        self.labels = None if labels is None else torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        self.augment, self.target, self.with_index = bool(augment), bool(target), bool(with_index)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key) -> dict[str, torch.Tensor]:
+        j, seed = sample_key(key)
+        i = int(self.index[j])
+        x = self.images[i].to(torch.float32) / 255.0
+        if self.augment and seed is not None:
+            x = flip_rotate({"x": x}, seed, rotate=True, flips=("x",))["x"]
+        out = {"x": x}
+        if self.labels is not None:
+            out["y"] = self.labels[i]
+        elif self.target:
+            out["y"] = x
+        if self.with_index:
+            out["i"] = torch.tensor(i, dtype=torch.int64)
+        return out

@@ -15,6 +15,10 @@ own annotations; call them inside :func:`eoml.core.plotting.paper_style` and wri
   more histories (the ``DataFrame`` of :func:`eoml.core.training.read_history` /
   ``run_training``: ``epoch, train_<term>, val_<term>``), one panel per loss term, the best
   epoch marked on every validation curve, linear or logarithmic ``y``.
+* :func:`gradcam_figure` — a few images of any ``nn.Module`` classifier (top row) and the
+  Grad-CAM map of the predicted class over each (:func:`eoml.core.explain.gradcam_maps`,
+  :func:`eoml.core.explain.overlay_heatmap`), optionally a third row with the heat-map colours
+  inverted over dark pixels.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from matplotlib.ticker import MaxNLocator
 
 from eoml.core.plotting import OKABE_ITO
 
-__all__ = ["confusion_matrices_figure", "confusion_panel", "loss_curves_figure"]
+__all__ = ["confusion_matrices_figure", "confusion_panel", "gradcam_figure", "loss_curves_figure"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,4 +196,62 @@ def loss_curves_figure(
                 plt.Line2D([], [], color="k", ls="", marker="o", ms=3.5)]
     texts += ["training", "validation", "best epoch"]
     fig.legend(handles, texts, loc="outside lower center", ncol=min(len(texts), 4))
+    return fig, axes
+
+
+# --------------------------------------------------------------------------------------------
+# Grad-CAM
+# --------------------------------------------------------------------------------------------
+def gradcam_figure(model, target_layer: str, inputs, images: np.ndarray, labels: Sequence[int],
+                   class_names: Sequence[str], *, invert_dark: float | None = None,
+                   title: str | None = None, inverted_row: float | None = None):
+    """A few images (top row) and the Grad-CAM map of the predicted class over each (second row).
+
+    ``model``: any ``nn.Module`` classifier; ``target_layer``: the name of its layer to explain
+    (usually the base's last block); ``inputs``: the ``(N, C, H, W)`` float tensor the model
+    takes (normalised as in training, on the model's device); ``images``: the same images as
+    uint8 ``(N, H, W, 3)`` for display (the map is resized to them when their size differs);
+    ``labels``: the reference class of each. Titles give the reference and the predicted class
+    (red when wrong). ``invert_dark``: the second row's :func:`eoml.core.explain.overlay_heatmap`
+    option; ``inverted_row`` (a luminance in [0, 1]) adds a third row, the same map with its
+    colours inverted over the pixels darker than that. Returns ``(fig, axes)`` (2 or 3 × N).
+    """
+    import torch
+
+    from eoml.core.explain import gradcam_maps, overlay_heatmap
+
+    images = np.asarray(images)
+    n = len(labels)
+    if images.ndim != 4 or images.shape[0] != n or inputs.shape[0] != n:
+        raise ValueError(f"{inputs.shape[0]} inputs, images of shape {images.shape}, {n} labels")
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        pred = model(inputs).argmax(dim=1).cpu().numpy()
+    model.train(was_training)
+    maps = gradcam_maps(model, target_layer, inputs, targets=pred.tolist())
+    if maps.shape[1:] != images.shape[1:3]:
+        maps = torch.nn.functional.interpolate(torch.from_numpy(maps)[:, None], size=images.shape[1:3],
+                                               mode="bilinear", align_corners=False)[:, 0].numpy()
+    n_rows = 2 if inverted_row is None else 3
+    fig, axes = plt.subplots(n_rows, n, squeeze=False, figsize=(1.45 * n + 0.3, 1.6 * n_rows))
+    for i in range(n):
+        truth, guess = class_names[int(labels[i])], class_names[int(pred[i])]
+        axes[0, i].imshow(images[i])
+        axes[0, i].set_title(truth, fontsize=7)
+        axes[1, i].imshow(overlay_heatmap(images[i], maps[i], invert_dark=invert_dark))
+        axes[1, i].set_title(f"pred. {guess}", fontsize=7,
+                             color="black" if guess == truth else "#D55E00")
+        if inverted_row is not None:
+            axes[2, i].imshow(overlay_heatmap(images[i], maps[i], invert_dark=inverted_row))
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.spines[:].set_visible(False)
+    axes[0, 0].set_ylabel("image (reference)")
+    axes[1, 0].set_ylabel("Grad-CAM")
+    if inverted_row is not None:
+        axes[2, 0].set_ylabel(f"inverted where\nluminance < {inverted_row:g}")
+    if title:
+        fig.suptitle(title)
     return fig, axes

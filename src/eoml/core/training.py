@@ -10,9 +10,9 @@
   (:class:`EpochShuffleSampler`, or :class:`SeededEpochSampler` when samples draw their own
   random crops / augmentations) and deterministic single-process loaders.
 * :func:`run_training` — trains a task with early stopping, keeps ``best.ckpt`` and ``last.ckpt``
-  in ``ckpt_dir`` (best by ``monitor``: lowest ``val_loss`` by default, or highest ``val_acc``;
-  optional gradient clipping by norm and a minimum number of epochs), resumes a killed job from
-  ``last.ckpt``, writes CSV + TensorBoard logs and
+  in ``ckpt_dir`` (best by ``monitor``: lowest ``val_loss`` by default, or highest ``val_acc``, or
+  ``"last"``: the last epoch, without early stopping; optional gradient clipping by norm and a
+  minimum number of epochs), resumes a killed job from ``last.ckpt``, writes CSV + TensorBoard logs and
   ``history.csv`` under ``run_dir`` (for the user), and returns a :class:`TrainingResult`: the
   *best* validation epoch's weights (also left in the task), the per-epoch history as a
   ``DataFrame`` and the best epoch.
@@ -90,6 +90,9 @@ OPTIMIZER_DEFAULTS = {"optimizer": "adam", "momentum": 0.0, "weight_decay": 0.0}
 
 #: Quantities :func:`run_training` can monitor (best checkpoint, early stopping) and their direction.
 MONITOR_MODES = {"val_loss": "min", "val_acc": "max"}
+#: The ``monitor`` that keeps the last epoch (no early stopping): for tasks whose targets change
+#: from epoch to epoch (e.g. DeepCluster's pseudo-labels), where validation losses do not compare.
+MONITOR_LAST = "last"
 #: :func:`run_training`'s run options and their defaults.
 RUN_DEFAULTS = {"monitor": "val_loss", "gradient_clip_val": None, "min_epochs": None, "mixed_precision": False}
 
@@ -596,9 +599,11 @@ def run_training(
     ``training_cfg`` is a validated ``training`` section (every key of :data:`TRAINING_KEYS`).
     ``ckpt_dir`` receives ``best.ckpt`` (the best epoch by ``monitor``: lowest ``val_loss``, the
     default, or highest ``val_acc`` — a task that logs it, e.g. a classification task; of equal
-    values the earliest epoch is kept) and ``last.ckpt`` (end of the latest epoch); keep it
+    values the earliest epoch is kept; ``"last"``: the latest epoch, for tasks whose validation
+    losses do not compare across epochs) and ``last.ckpt`` (end of the latest epoch); keep it
     outside any output a workflow manager deletes on failure. Early stopping watches the same
-    quantity (``early_stopping_patience`` epochs without improvement); the learning-rate plateau
+    quantity (``early_stopping_patience`` epochs without improvement; none with ``"last"``: the
+    run lasts ``max_epochs``); the learning-rate plateau
     schedule stays on ``val_loss`` (:class:`BaseTask`). ``gradient_clip_val`` (default none)
     rescales each step's gradients so that their global L2 norm (all parameters together,
     :func:`torch.nn.utils.clip_grad_norm_`) is at most that value; ``min_epochs`` (default none)
@@ -615,8 +620,8 @@ def run_training(
     On return the task holds the weights of the best validation epoch.
     """
     cfg = training_settings(training_cfg)
-    if monitor not in MONITOR_MODES:
-        raise ConfigError(f"monitor: {monitor!r} is not one of {', '.join(MONITOR_MODES)}")
+    if monitor not in MONITOR_MODES and monitor != MONITOR_LAST:
+        raise ConfigError(f"monitor: {monitor!r} is not one of {', '.join([*MONITOR_MODES, MONITOR_LAST])}")
     if gradient_clip_val is not None and not float(gradient_clip_val) > 0:
         raise ConfigError(f"gradient clipping: the norm bound must be positive (got {gradient_clip_val})")
     if min_epochs is not None and int(min_epochs) < 0:
@@ -705,17 +710,24 @@ def _run_trainer(task, datamodule, run_dir: Path, ckpt_dir: Path, cfg: dict, see
     on_gpu = torch.cuda.is_available()
     det_enabled = torch.are_deterministic_algorithms_enabled()
     det_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    mode = MONITOR_MODES[monitor]
-    checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
-        save_last=False, enable_version_counter=False,
-    )
+    if monitor == MONITOR_LAST:
+        # "best" is the latest epoch: the highest epoch number (ModelCheckpoint always offers it)
+        checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="epoch", mode="max", save_top_k=1,
+                                     save_last=False, enable_version_counter=False)
+        stopping = []
+    else:
+        mode = MONITOR_MODES[monitor]
+        checkpoint = ModelCheckpoint(
+            dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
+            save_last=False, enable_version_counter=False,
+        )
+        stopping = [EarlyStopping(monitor=monitor, mode=mode, patience=int(cfg["early_stopping_patience"]))]
     # Lightning >= 2.6 writes ``save_last`` only in epochs that also wrote a top-k checkpoint, so
     # "last" is its own unmonitored checkpoint, written (after "best") at the end of every epoch
     last = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
                            enable_version_counter=False)
     callbacks = [
-        EarlyStopping(monitor=monitor, mode=mode, patience=int(cfg["early_stopping_patience"])),
+        *stopping,
         checkpoint,
         last,
         TQDMProgressBar(refresh_rate=_progress_refresh_rate(datamodule)),

@@ -14,9 +14,9 @@ returns their paths.
 * :func:`plot_best_confusions` — the test confusion matrix of the best run of each dataset
   (:func:`eoml.scenes.evaluate.best_runs`: configuration chosen on validation accuracy, then the
   seed of highest validation accuracy), row-normalised, one panel per dataset.
-* :func:`plot_gradcam` — a few test images and their Grad-CAM maps
-  (:func:`eoml.core.explain.gradcam_maps`) for any ``nn.Module`` classifier and the name of its
-  target layer.
+* :func:`plot_gradcam` — a few test images and their Grad-CAM maps (core's
+  :func:`eoml.core.figures.gradcam_figure`, on :func:`eoml.core.explain.gradcam_maps`) for any
+  ``nn.Module`` classifier and the name of its target layer.
 
 Each ``plot_*`` has a ``*_figure`` twin that returns ``(fig, axes)`` unsaved (for tests and for
 annotations), drawn in the caller's style.
@@ -39,8 +39,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from eoml.core.errors import InputFileError
-from eoml.core.explain import gradcam_maps, overlay_heatmap
-from eoml.core.figures import confusion_panel
+from eoml.core.figures import confusion_panel, gradcam_figure
 from eoml.core.plotting import model_colors, paper_style, save_figure
 from eoml.scenes.evaluate import (
     BASELINE_MODE,
@@ -323,44 +322,6 @@ def plot_gradcam(
         fig, _ = gradcam_figure(model, target_layer, inputs, images, labels, class_names,
                                 invert_dark=invert_dark, title=title)
         return save_figure(fig, output)
-
-
-def gradcam_figure(model, target_layer: str, inputs, images: np.ndarray, labels: Sequence[int],
-                   class_names: Sequence[str], *, invert_dark: float | None = None,
-                   title: str | None = None):
-    """The figure of :func:`plot_gradcam`, unsaved: ``(fig, axes)`` (2 × N)."""
-    import torch
-
-    images = np.asarray(images)
-    n = len(labels)
-    if images.ndim != 4 or images.shape[0] != n or inputs.shape[0] != n:
-        raise ValueError(f"{inputs.shape[0]} inputs, images of shape {images.shape}, {n} labels")
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        pred = model(inputs).argmax(dim=1).cpu().numpy()
-    model.train(was_training)
-    maps = gradcam_maps(model, target_layer, inputs, targets=pred.tolist())
-    if maps.shape[1:] != images.shape[1:3]:
-        maps = torch.nn.functional.interpolate(torch.from_numpy(maps)[:, None], size=images.shape[1:3],
-                                               mode="bilinear", align_corners=False)[:, 0].numpy()
-    fig, axes = plt.subplots(2, n, squeeze=False, figsize=(1.45 * n + 0.3, 3.2))
-    for i in range(n):
-        truth, guess = class_names[int(labels[i])], class_names[int(pred[i])]
-        axes[0, i].imshow(images[i])
-        axes[0, i].set_title(truth, fontsize=7)
-        axes[1, i].imshow(overlay_heatmap(images[i], maps[i], invert_dark=invert_dark))
-        axes[1, i].set_title(f"pred. {guess}", fontsize=7,
-                             color="black" if guess == truth else "#D55E00")
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.spines[:].set_visible(False)
-    axes[0, 0].set_ylabel("image (reference)")
-    axes[1, 0].set_ylabel("Grad-CAM")
-    if title:
-        fig.suptitle(title)
-    return fig, axes
 
 
 def plot_best_gradcam(run_dirs: Iterable[PathLike], accuracy_csv: PathLike, store: PathLike, dataset: str,

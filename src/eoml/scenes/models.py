@@ -13,8 +13,8 @@ Following Pires de Lima & Marfurt (2020), a scene classifier is
   zero biases, as in the peer's Keras top model.
 
 Input: RGB images ``(N, 3, H, W)`` scaled to [0, 1] (``uint8 / 255``). The classifier itself
-applies the ImageNet mean / standard deviation normalisation (:data:`IMAGENET_MEAN`,
-:data:`IMAGENET_STD`; non-persistent buffers, not in the state dict) that torchvision's ImageNet
+applies the ImageNet mean / standard deviation normalisation (core's :class:`~eoml.core.backbones.ImageNetNormalize`;
+non-persistent buffers, not in the state dict) that torchvision's ImageNet
 weights expect, whatever the weights: random and transferred bases see the same inputs.
 Inception-v3's ImageNet backbone then maps the normalised input to Google's [-1, 1] itself (core).
 
@@ -49,7 +49,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from eoml.core.backbones import Backbone, build_backbone
+from eoml.core.backbones import (
+    BN_MOMENTUM,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Backbone,
+    ImageNetNormalize,
+    build_backbone,
+    set_batchnorm_momentum,
+)
+from eoml.core.backbones import min_input_size as min_image_size
 from eoml.core.errors import ConfigError
 from eoml.core.settings import required_keys
 
@@ -68,30 +77,6 @@ __all__ = [
 INITS = ("imagenet", "random")
 #: keys of the ``top`` config section
 TOP_KEYS = ("hidden", "dropout")
-#: ImageNet channel means and standard deviations (torchvision's, of inputs scaled to [0, 1])
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-#: batch-norm momentum of every base (PyTorch's default; see the module docstring)
-BN_MOMENTUM = 0.1
-#: smallest input size per backbone (Inception-v3's unpadded stem and reductions need 75 px)
-_MIN_SIZE = {"inception_v3": 75}
-
-
-def min_image_size(backbone: str) -> int:
-    """The smallest square input (px) backbone ``backbone`` accepts."""
-    return _MIN_SIZE.get(backbone, 32)
-
-
-class ImageNetNormalize(nn.Module):
-    """``(x - mean) / std`` per channel with the ImageNet statistics, for inputs in [0, 1]."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
 
 
 class SceneClassifier(nn.Module):
@@ -173,9 +158,7 @@ def build_classifier(
     if hidden < 1 or not 0.0 <= dropout < 1.0:
         raise ConfigError(f"top: hidden must be >= 1 and dropout in [0, 1) (got {hidden}, {dropout})")
     base = build_backbone(backbone, init, depth, in_channels=3, weights_path=weights_path)
-    for module in base.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.momentum = BN_MOMENTUM
+    set_batchnorm_momentum(base, BN_MOMENTUM)
     head = nn.Sequential(
         _dense(base.out_channels, hidden),
         nn.ReLU(),

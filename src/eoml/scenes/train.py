@@ -86,7 +86,7 @@ import torch
 from torch.utils.data import Dataset
 
 from eoml.core.config import canonical_json
-from eoml.core.data import flip_rotate, sample_key
+from eoml.core.data import ImageDataset, sample_key
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import array_digest, atomic_path, sha256_file, write_text_atomic
 from eoml.core.modelfile import ModelFile, load_model_file, load_network
@@ -196,29 +196,6 @@ def load_scene_data(store: str | Path) -> SceneData:
     names = scene_data.class_names(ds)
     image = ds["image"].sel(band=["red", "green", "blue"]).transpose("sample", "y", "x", "band")
     return SceneData.from_arrays(np.asarray(image.values), np.asarray(ds["label"].values), splits, names, store)
-
-
-class ImageDataset(Dataset):
-    """``{"x": (3, H, W) float32 in [0, 1], "y": int64}`` of the samples ``index`` of ``images``.
-
-    Keys are ``i`` or ``(i, sample seed)``; with ``augment`` and a seed, a random quarter turn and
-    left-right flip (:func:`eoml.core.data.flip_rotate`) drawn from the sample seed.
-    """
-
-    def __init__(self, images: torch.Tensor, labels: np.ndarray, index: np.ndarray, augment: bool = False):
-        self.images, self.index, self.augment = images, np.asarray(index, dtype=np.int64), bool(augment)
-        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, key) -> dict[str, torch.Tensor]:
-        i, seed = sample_key(key)
-        j = int(self.index[i])
-        x = self.images[j].to(torch.float32) / 255.0
-        if self.augment and seed is not None:
-            x = flip_rotate({"x": x}, seed, rotate=True, flips=("x",))["x"]
-        return {"x": x, "y": self.labels[j]}
 
 
 class FeatureDataset(Dataset):
@@ -447,8 +424,8 @@ def _run_attempt(attempt: int, learning_rate: float, s: Mapping[str, Any], data:
         val_ds = FeatureDataset(features, data.labels, data.splits["val"])
         task = SceneTask.from_config(net.head, settings, num_classes=data.n_classes, **task_kwargs)
     else:
-        train_ds = ImageDataset(data.images, data.labels, data.splits["train"], augment=augment)
-        val_ds = ImageDataset(data.images, data.labels, data.splits["val"])
+        train_ds = ImageDataset(data.images, data.splits["train"], labels=data.labels, augment=augment)
+        val_ds = ImageDataset(data.images, data.splits["val"], labels=data.labels)
         task = SceneTask.from_config(net, settings, num_classes=data.n_classes, freeze_epochs=freeze_epochs,
                                      **task_kwargs)
     with warnings.catch_warnings():

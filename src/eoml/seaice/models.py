@@ -49,7 +49,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from eoml.core.backbones import Backbone, MissingWeightsError, build_backbone
+from eoml.core.backbones import (
+    BN_MOMENTUM,
+    Backbone,
+    MissingWeightsError,
+    build_backbone,
+    set_batchnorm_momentum,
+)
 from eoml.core.errors import ConfigError
 from eoml.core.training import count_parameters  # re-exported for seaice.train
 
@@ -58,8 +64,8 @@ __all__ = [
     "ENCODERS",
     "ENCODER_CUTS",
     "INITS",
-    "MissingWeightsError",
     "OUTPUT_STRIDE",
+    "MissingWeightsError",
     "Segmenter",
     "build_encoder",
     "build_segmenter",
@@ -77,8 +83,6 @@ EFFNET_LITE0_BLOCKS = 11
 #: layer each encoder is cut after (core.backbones layer names): stride 16, 256 / 112 channels
 ENCODER_CUTS = {"resnet18": "layer3", "efficientnet_lite0": f"_blocks.{EFFNET_LITE0_BLOCKS - 1}"}
 
-#: batch-norm momentum of every encoder (PyTorch's default)
-BN_MOMENTUM = 0.1
 
 
 def build_encoder(
@@ -93,9 +97,7 @@ def build_encoder(
     # encoder trained for a few hundred steps would be evaluated with near-initial statistics
     # (mean 0, variance 1) and predict one class everywhere. PyTorch's default momentum (0.1, as
     # in the resnet18 encoder) treats both initialisations alike.
-    for module in enc.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.momentum = BN_MOMENTUM
+    set_batchnorm_momentum(enc, BN_MOMENTUM)
     if enc.output_stride != OUTPUT_STRIDE:  # pragma: no cover - guards ENCODER_CUTS
         raise ConfigError(f"encoder {encoder}: output stride {enc.output_stride} != {OUTPUT_STRIDE}")
     return enc

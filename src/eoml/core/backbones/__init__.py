@@ -35,6 +35,9 @@ EfficientNet-Lite0's ``_blocks.2`` ends stage 2 (24 ch), ``_blocks.10`` stage 5 
 16 MBConv blocks), ``_conv_head`` is its 1x1 conv to 1280 channels. A cut may also be any layer name
 of :func:`layer_names` (e.g. ``"layer3"``, ``"features.27"``, ``"_blocks.10"``).
 
+Inputs (:mod:`.inputs`): :class:`ImageNetNormalize` (torchvision's ImageNet statistics),
+:func:`set_batchnorm_momentum` (PyTorch's 0.1 for every trained base), :func:`min_input_size`.
+
 Weights: ``"imagenet"`` or ``"random"``. The full network is always built first with its library's
 own random initialisation and the ImageNet state dict (if asked) loaded over it, so a seed consumes
 the same random numbers with either weights, and layers built afterwards (a head) start the same.
@@ -71,6 +74,14 @@ from eoml.core.backbones.inflation import (
     InflatedMaxPool3d,
     inflate,
 )
+from eoml.core.backbones.inputs import (
+    BN_MOMENTUM,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ImageNetNormalize,
+    min_input_size,
+    set_batchnorm_momentum,
+)
 from eoml.core.backbones.networks import (
     DEPTHS,
     Backbone,
@@ -96,12 +107,16 @@ from eoml.core.backbones.weights import (
 
 __all__ = [
     "BACKBONES",
+    "BN_MOMENTUM",
     "DEPTHS",
     "EFFICIENTNET_LITE0_FILE",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "RESNETS",
     "WEIGHTS",
     "Backbone",
     "EfficientNetLiteBackbone",
+    "ImageNetNormalize",
     "InflatedAvgPool3d",
     "InflatedConv3d",
     "InflatedMaxPool3d",
@@ -117,4 +132,6 @@ __all__ = [
     "inflate",
     "layer_names",
     "load_state_dict",
+    "min_input_size",
+    "set_batchnorm_momentum",
 ]
