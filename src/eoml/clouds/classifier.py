@@ -82,7 +82,7 @@ from eoml.core.backbones import (
 from eoml.core.config import canonical_json
 from eoml.core.data import ImageDataset
 from eoml.core.errors import ConfigError, InputFileError
-from eoml.core.io import array_digest, write_text_atomic
+from eoml.core.io import array_digest, write_csv_atomic, write_text_atomic
 from eoml.core.metrics import classification_scores
 from eoml.core.modelfile import ModelFile, load_network
 from eoml.core.settings import required_keys
@@ -487,12 +487,6 @@ def _score_rows(model: str, evaluated_on: str, y: np.ndarray, pred: np.ndarray) 
     return rows, confusion
 
 
-def _csv_atomic(table: pd.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
-    return path
-
-
 def evaluate_classifier(model: PathLike, kaggle_stores: Sequence[PathLike], expert_stores: Sequence[PathLike],
                         out_dir: PathLike) -> Path:
     """Predictions and scores of the classifier ``model`` on the test images of ``kaggle_stores``
@@ -537,10 +531,10 @@ def evaluate_classifier(model: PathLike, kaggle_stores: Sequence[PathLike], expe
         confusion += pairs
         log.info("%s on %s: %d squares, accuracy %.3f, macro F1 %.3f", name, evaluated_on, n, rows[-1]["f1"],
                  rows[-2]["f1"])
-    _csv_atomic(pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=PREDICTION_COLUMNS),
+    write_csv_atomic(pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=PREDICTION_COLUMNS),
                 out_dir / "predictions.csv")
-    _csv_atomic(pd.DataFrame(scores, columns=SCORE_COLUMNS), out_dir / "scores.csv")
-    _csv_atomic(pd.DataFrame(confusion, columns=CONFUSION_COLUMNS), out_dir / "confusion.csv")
+    write_csv_atomic(pd.DataFrame(scores, columns=SCORE_COLUMNS), out_dir / "scores.csv")
+    write_csv_atomic(pd.DataFrame(confusion, columns=CONFUSION_COLUMNS), out_dir / "confusion.csv")
     write_text_atomic(out_dir / "job.json", json.dumps(job, sort_keys=True) + "\n")
     return out_dir
 
@@ -580,4 +574,4 @@ def collect_classifier(eval_dirs: Sequence[PathLike], output: PathLike) -> Path:
         tables.append(scores)
     columns = [SCORE_COLUMNS[0], *JOB_COLUMNS, *SCORE_COLUMNS[1:]]
     table = pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
-    return _csv_atomic(table, Path(output))
+    return write_csv_atomic(table, Path(output))

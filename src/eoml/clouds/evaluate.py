@@ -61,7 +61,7 @@ from eoml.clouds.tiles import (
     unlabelled_squares,
 )
 from eoml.core.errors import InputFileError
-from eoml.core.io import write_text_atomic
+from eoml.core.io import write_csv_atomic
 from eoml.core.settings import required_keys
 from eoml.core.store import open_store, write_store
 
@@ -73,13 +73,6 @@ __all__ = ["SOURCES", "analyse_model", "cloud_metrics_table", "collect_tables"]
 SOURCES = ("goes", "modis")
 #: what identifies a labelled tile (tiles of two overlapping rectangles may share a position)
 TILE_KEY = ("evaluated_on", "scene", "rectangle", "y0", "x0")
-
-
-def _csv_atomic(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
-    return path
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,10 +190,10 @@ def analyse_model(model: str | os.PathLike, name: str, trained_on: str, labelled
             squares.append(part)
         tests += test_rows
     nmi = nmi_frame(rows) if rows else nmi_frame([])
-    _csv_atomic(nmi, out_dir / "nmi.csv")
-    _csv_atomic(pd.DataFrame(silhouettes, columns=["model", "evaluated_on", "tile_px", "features", "grouping",
+    write_csv_atomic(nmi, out_dir / "nmi.csv")
+    write_csv_atomic(pd.DataFrame(silhouettes, columns=["model", "evaluated_on", "tile_px", "features", "grouping",
                                                    "n_tiles", "n_groups", "silhouette"]), out_dir / "silhouette.csv")
-    _csv_atomic(pd.DataFrame(tests, columns=list(TWO_SAMPLE_COLUMNS)), out_dir / "unlabelled.csv")
+    write_csv_atomic(pd.DataFrame(tests, columns=list(TWO_SAMPLE_COLUMNS)), out_dir / "unlabelled.csv")
     tiles_ds = xr.concat(kept, dim="sample") if kept else xr.Dataset()
     tiles_ds.attrs.update({"model": name, "trained_on": trained_on, "tile_px": tile_px,
                            "class_names": list(CLASSES)})
@@ -358,8 +351,8 @@ def cloud_metrics_table(tiles_stores: Mapping[str, str | os.PathLike], output: s
                         and c not in (*TILE_KEY, "label")}
             for row in silhouette_table({"cloud_metrics_pca": scores}, labels, clusters):
                 sil.append({"model": "cloud_metrics", "evaluated_on": "all", "tile_px": tile_px, **row})
-    _csv_atomic(table, output)
-    _csv_atomic(pd.DataFrame(sil, columns=["model", "evaluated_on", "tile_px", "features", "grouping", "n_tiles",
+    write_csv_atomic(table, output)
+    write_csv_atomic(pd.DataFrame(sil, columns=["model", "evaluated_on", "tile_px", "features", "grouping", "n_tiles",
                                            "n_groups", "silhouette"]), silhouette_out)
     return Path(output)
 
@@ -382,11 +375,11 @@ def collect_tables(analysis_dirs: Sequence[str | os.PathLike], metrics_silhouett
     sil_models = pd.concat(sil, ignore_index=True) if sil else pd.DataFrame()
     if metrics_silhouette:
         sil.append(pd.read_csv(metrics_silhouette))
-    _csv_atomic(nmi_all, nmi_out)
-    _csv_atomic(pd.concat(sil, ignore_index=True) if sil else pd.DataFrame(), silhouette_out)
+    write_csv_atomic(nmi_all, nmi_out)
+    write_csv_atomic(pd.concat(sil, ignore_index=True) if sil else pd.DataFrame(), silhouette_out)
     if embeddings_out is not None:
-        _csv_atomic(comparison_table(nmi_all, sil_models), embeddings_out)
+        write_csv_atomic(comparison_table(nmi_all, sil_models), embeddings_out)
     if unlabelled_out is not None:
         parts = [pd.read_csv(Path(d) / "unlabelled.csv") for d in analysis_dirs]
-        _csv_atomic(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(TWO_SAMPLE_COLUMNS)),
+        write_csv_atomic(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(TWO_SAMPLE_COLUMNS)),
                     unlabelled_out)

@@ -74,3 +74,11 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write a text file atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_csv_atomic(table, path: str | Path, float_format: str | None = "%.6g") -> Path:
+    """Write a ``pandas.DataFrame`` as CSV atomically (no index, ``\\n`` line ends, floats with
+    ``float_format``: 6 significant digits by default); create the parent folder; return the path."""
+    path = Path(path)
+    write_text_atomic(path, table.to_csv(index=False, float_format=float_format, lineterminator="\n"))
+    return path
