@@ -9,7 +9,7 @@
   depends only on ``(seed, epoch, index)``, never on when the loader drew from a global RNG.
 * :class:`ImageDataset` — uint8 images in memory as float samples in [0, 1], with a label, the
   image itself as the target (an autoencoder) and/or its index, and the seeded quarter turns and
-  flips of :func:`flip_rotate` (images of scenes, cloud squares, tiles).
+  flips of :func:`flip_rotate` (classified images, labelled squares, unlabelled tiles).
 """
 
 from __future__ import annotations
