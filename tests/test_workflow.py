@@ -239,7 +239,8 @@ def test_clouds_run_produces_the_tables_and_figures(workdir):
     nmi = pd.read_csv(cl / "metrics" / "nmi.csv")
     assert list(nmi.columns) == ["model", "trained_on", "evaluated_on", "tile_px", "n_tiles", "method", "k", "nmi",
                                  "explained_variance"]
-    assert set(nmi["model"]) == {"goes", "modis"} and set(nmi["evaluated_on"]) == {"demo"}
+    assert set(nmi["model"]) == {"goes", "modis", "deepcluster", "dcae", "imagenet"}
+    assert set(nmi["evaluated_on"]) == {"demo", "demo_expert"}  # the Kaggle-layout set and the expert set
     assert set(nmi["tile_px"]) == {0, 16, 32}  # 0: the labelled rectangles
     assert nmi.loc[nmi["method"].isin(["ward", "kmeans"]) & (nmi["n_tiles"] > 4), "nmi"].between(0, 1).all()
     metrics = pd.read_csv(cl / "metrics" / "cloud_metrics.csv")
