@@ -35,7 +35,6 @@ for hierarchical feature extraction", ICANN.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -49,7 +48,7 @@ from torch import nn
 
 from eoml.clouds.embedding import load_triplet_data, split_tiles
 from eoml.clouds.tiles import SPLITS, resize_tiles
-from eoml.core.config import canonical_json
+from eoml.core.config import plain_json
 from eoml.core.data import ImageDataset
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.modelfile import ModelFile, load_network
@@ -236,7 +235,7 @@ def train_dcae(triplets_store: str | Path, out_dir: str | Path, ckpt_dir: str | 
     train_ds = ImageDataset(tiles, np.arange(len(train_tiles)), augment=s["augment"], target=True)
     val_ds = ImageDataset(tiles, np.arange(len(train_tiles), len(tiles)), target=True)
     task = MaskedRegressionTask.from_config(net, settings, criterion="mse")
-    config = json.loads(canonical_json(s))
+    config = plain_json(s)
     result = train_task(task, train_ds, val_ds, ckpt_dir=ckpt_dir, training_cfg=settings, seed=seed,
                         fingerprint={"config": config, "data": data.digest}, sample_salt=SAMPLE_SALT,
                         history_columns=_METRICS, mixed_precision=training["mixed_precision"])

@@ -64,7 +64,7 @@ import torch
 import xarray as xr
 from torch import nn
 
-from eoml.clouds.ingest import load_scenes
+from eoml.clouds.ingest import dataset_name, load_scenes
 from eoml.clouds.labels import CLASSES
 from eoml.clouds.tiles import Scene, labelled_squares
 from eoml.core.backbones import (
@@ -79,14 +79,13 @@ from eoml.core.backbones import (
     min_input_size,
     set_batchnorm_momentum,
 )
-from eoml.core.config import canonical_json
+from eoml.core.config import plain_json
 from eoml.core.data import ImageDataset
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import array_digest, write_csv_atomic, write_text_atomic
 from eoml.core.metrics import classification_scores
 from eoml.core.modelfile import ModelFile, load_network
 from eoml.core.settings import required_keys
-from eoml.core.store import open_store
 from eoml.core.tasks import ClassificationTask
 from eoml.core.training import HISTORY_COLUMNS as CORE_HISTORY_COLUMNS
 from eoml.core.training import (
@@ -343,10 +342,6 @@ def _job(job: Mapping[str, Any], input_px: int | None = None) -> dict[str, Any]:
             "head": _head(j["head"], f"classifier.grid[{name}].head")}
 
 
-def _plain(obj: Any) -> Any:
-    return json.loads(canonical_json(obj))
-
-
 def _squares(stores: Sequence[PathLike], size: int) -> tuple[list[Scene], xr.Dataset]:
     scenes = load_scenes(stores, labelled_only=True)
     return scenes, labelled_squares(scenes, size)
@@ -395,7 +390,7 @@ def train_classifier(kaggle_stores: Sequence[PathLike], out_dir: PathLike, ckpt_
     train_ds = ImageDataset(images, samples.index("train"), labels=samples.labels, augment=s["augment"])
     val_ds = ImageDataset(images, samples.index("val"), labels=samples.labels)
     task = ClassificationTask.from_config(net, settings, num_classes=len(CLASSES), class_weights=weights)
-    config = _plain(s)
+    config = plain_json(s)
     fingerprint = {"config": config, "job": j, "data": digest,
                    "weights_path": s["weights_path"] if j["weights"] == "imagenet" else None}
     result = train_task(task, train_ds, val_ds, ckpt_dir=ckpt_dir, training_cfg=settings, seed=seed,
@@ -447,13 +442,6 @@ def predict_proba(net: CloudClassifier, images: np.ndarray, batch: int = _BATCH)
         return np.concatenate(out)
     finally:
         net.train(was_training)
-
-
-def _dataset_name(store: PathLike) -> str:
-    attrs = open_store(store).attrs
-    if "dataset" not in attrs:
-        raise InputFileError(Path(store), "not a labelled clouds store (a Kaggle-layout or expert-labelled dataset)")
-    return str(attrs["dataset"])
 
 
 def _test_scenes(store: PathLike, split: Mapping[str, str]) -> list[Scene]:
@@ -509,9 +497,9 @@ def evaluate_classifier(model: PathLike, kaggle_stores: Sequence[PathLike], expe
     name = str(job["name"])
     sets: list[tuple[str, list[Scene]]] = []
     for store in kaggle_stores:
-        sets.append((f"{_dataset_name(store)}/test", _test_scenes(store, split)))
+        sets.append((f"{dataset_name(store)}/test", _test_scenes(store, split)))
     for store in expert_stores:
-        sets.append((_dataset_name(store), load_scenes([store], labelled_only=True)))
+        sets.append((dataset_name(store), load_scenes([store], labelled_only=True)))
     predictions, scores, confusion = [], [], []
     for evaluated_on, scenes in sets:
         squares = labelled_squares(scenes, size)

@@ -58,7 +58,6 @@ applied it to Sugar, Gravel, Fish and Flower tiles with k = 7.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -91,7 +90,7 @@ from eoml.core.backbones import (
     min_input_size,
     set_batchnorm_momentum,
 )
-from eoml.core.config import canonical_json
+from eoml.core.config import plain_json
 from eoml.core.data import ImageDataset
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.modelfile import ModelFile, load_network
@@ -276,7 +275,12 @@ class DeepCluster(nn.Module):
 
     def assign(self, x: torch.Tensor) -> torch.Tensor:
         """The cluster ``(N,)`` int64 of each tile: its nearest centroid."""
-        return torch.cdist(self.embedding(x), self.centroids).argmin(1)
+        return self.nearest_centroid(self.embedding(x))
+
+    def nearest_centroid(self, z: torch.Tensor) -> torch.Tensor:
+        """The cluster ``(N,)`` int64 of embeddings ``z`` ``(N, dim)`` (:meth:`embedding`): the
+        nearest centroid, distances in float64."""
+        return torch.cdist(z.double(), self.centroids.double()).argmin(1)
 
     @torch.no_grad()
     def set_clustering(self, clustering: Clustering) -> None:
@@ -430,10 +434,6 @@ def _settings(cfg: Mapping[str, Any]) -> dict[str, Any]:
             "weights_path": None if s["weights_path"] is None else str(s["weights_path"])}
 
 
-def _plain(obj: Any) -> Any:
-    return json.loads(canonical_json(obj))
-
-
 def _check_store(data: TripletData, store: PathLike, backbone: str) -> None:
     for split in SPLITS:
         if len(data.splits[split]) == 0:
@@ -482,7 +482,7 @@ def train_deepcluster(triplets_store: str | Path, out_dir: str | Path, ckpt_dir:
     task.set_tiles(tiles, n_train)
     train_ds = ImageDataset(tiles, np.arange(n_train), augment=s["augment"], with_index=True)
     val_ds = ImageDataset(tiles, np.arange(n_train, len(tiles)), with_index=True)
-    config = _plain(s)
+    config = plain_json(s)
     fingerprint = {"config": config, "data": data.digest,
                    "weights_path": s["weights_path"] if s["weights"] == "imagenet" else None}
     result = train_task(task, train_ds, val_ds, ckpt_dir=ckpt_dir, training_cfg=settings, seed=seed,

@@ -32,7 +32,6 @@ through unsupervised classification", GRL 47; the tile2vec and convml-tt code.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ from eoml.core.backbones import (
     min_input_size,
     set_batchnorm_momentum,
 )
-from eoml.core.config import canonical_json
+from eoml.core.config import plain_json
 from eoml.core.data import flip_rotate, sample_key
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import array_digest
@@ -216,7 +215,7 @@ def save_features_model(out_dir: str | Path, cfg: Mapping[str, Any], tile_px: in
                     arch={"backbone": s["backbone"], "cut": s["cut"], "tile_px": int(tile_px), "in_channels": 3,
                           "dim": net.dim},
                     norm={"scale": 1.0 / 255.0, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
-                    settings={"config": _plain(dict(s)), "trained": False})
+                    settings={"config": plain_json(dict(s)), "trained": False})
     log.info("wrote %s: %s %s weights cut at %s, %d features, untrained", path, s["backbone"], s["weights"],
              s["cut"], net.dim)
     return path
@@ -353,10 +352,6 @@ def _settings(cfg: Mapping[str, Any]) -> dict[str, Any]:
             "weights_path": None if s["weights_path"] is None else str(s["weights_path"])}
 
 
-def _plain(obj: Any) -> Any:
-    return json.loads(canonical_json(obj))
-
-
 def train_tile2vec(triplets_store: str | Path, out_dir: str | Path, ckpt_dir: str | Path,
                    cfg: Mapping[str, Any], seed: int) -> Path:
     """Train a Tile2Vec on a triplet store; write ``out_dir/model.pt`` and ``out_dir/history.csv``;
@@ -385,7 +380,7 @@ def train_tile2vec(triplets_store: str | Path, out_dir: str | Path, ckpt_dir: st
     train_ds = TripletDataset(data.tiles, data.splits["train"], augment=s["augment"])
     val_ds = TripletDataset(data.tiles, data.splits["val"])
     task = TripletTask.from_config(net, settings, margin=s["margin"], l2=s["l2"], distance=s["distance"])
-    config = _plain(s)
+    config = plain_json(s)
     fingerprint = {"config": config, "data": data.digest,
                    "weights_path": s["weights_path"] if s["weights"] == "imagenet" else None}
     # a last batch of one triplet is kept: its three tiles go through the network together

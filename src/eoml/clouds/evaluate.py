@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 import xarray as xr
 
 from eoml.clouds.analysis import (
@@ -50,7 +51,7 @@ from eoml.clouds.analysis import (
 from eoml.clouds.cloudmetrics import METRICS, metrics_table
 from eoml.clouds.embedders import load_embedder
 from eoml.clouds.embedding import embed_tiles
-from eoml.clouds.ingest import load_scenes
+from eoml.clouds.ingest import dataset_name, load_scenes
 from eoml.clouds.labels import CLASSES
 from eoml.clouds.tiles import (
     grid_tiles,
@@ -60,7 +61,6 @@ from eoml.clouds.tiles import (
     resize_tiles,
     unlabelled_squares,
 )
-from eoml.core.errors import InputFileError
 from eoml.core.io import write_csv_atomic
 from eoml.core.settings import required_keys
 from eoml.core.store import open_store, write_store
@@ -86,22 +86,14 @@ def _embed(net, images: np.ndarray, tile_px: int, batch: int) -> np.ndarray:
     return embed_tiles(net, images, batch)
 
 
-def _dataset_name(store: str | os.PathLike) -> str:
-    attrs = open_store(store).attrs
-    if "dataset" not in attrs:
-        raise InputFileError(Path(store), "not a labelled clouds store (a Kaggle-layout or expert-labelled dataset)")
-    return str(attrs["dataset"])
-
-
 def _own_clusters(net, emb: np.ndarray) -> tuple[int, np.ndarray] | None:
     """A model's own clusters of its embeddings (DeepCluster: the nearest of its final k-means
     centroids, in the space they were fitted in), or None for a model without clusters."""
-    centroids = getattr(net, "centroids", None)
-    if centroids is None or not len(emb):
+    if not hasattr(net, "nearest_centroid") or not len(emb):
         return None
-    c = centroids.detach().cpu().numpy().astype(np.float64)
-    d = ((emb[:, None, :].astype(np.float64) - c[None, :, :]) ** 2).sum(-1)
-    return int(c.shape[0]), np.argmin(d, axis=1).astype(np.int64)
+    with torch.no_grad():
+        ids = net.nearest_centroid(torch.from_numpy(np.asarray(emb)).to(net.centroids.device))
+    return int(net.centroids.shape[0]), ids.cpu().numpy().astype(np.int64)
 
 
 def analyse_model(model: str | os.PathLike, name: str, trained_on: str, labelled: Sequence[str | os.PathLike],
@@ -141,7 +133,7 @@ def analyse_model(model: str | os.PathLike, name: str, trained_on: str, labelled
             silhouettes.append({"model": name, "evaluated_on": dataset, "tile_px": size, **row})
 
     for store in labelled:
-        dataset = _dataset_name(store)
+        dataset = dataset_name(store)
         scenes = load_scenes([store], labelled_only=True)
         if not scenes:
             log.warning("%s: no labelled image; nothing to evaluate", store)

@@ -180,6 +180,15 @@ def expert_image_files(root: str | os.PathLike) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
+def dataset_name(store: str | os.PathLike) -> str:
+    """The name of a labelled store (a Kaggle-layout or expert-labelled dataset); an
+    :class:`InputFileError` naming the store for any other."""
+    attrs = open_store(store).attrs
+    if "dataset" not in attrs:
+        raise InputFileError(Path(store), "not a labelled clouds store (a Kaggle-layout or expert-labelled dataset)")
+    return str(attrs["dataset"])
+
+
 def load_scenes(stores: Sequence[str | os.PathLike], *, labelled_only: bool = False) -> list[Scene]:
     """The scenes of GOES and Kaggle stores, in store order (a Kaggle store: one scene per image;
     ``labelled_only`` leaves out unlabelled images and every GOES scene)."""

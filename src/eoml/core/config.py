@@ -99,6 +99,12 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def plain_json(obj: Any) -> Any:
+    """``obj`` as plain JSON data (dicts, lists, strings, numbers): :func:`canonical_json` read back,
+    e.g. a config section kept in a model file's settings."""
+    return json.loads(canonical_json(obj))
+
+
 def config_digest(obj: Any) -> str:
     """SHA-256 of the canonical JSON of a config (section)."""
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()

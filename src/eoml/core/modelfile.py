@@ -24,7 +24,6 @@ weights do not fit the network its ``arch`` rebuilds.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 import torch
 
 from eoml import __version__
-from eoml.core.config import canonical_json
+from eoml.core.config import plain_json
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import atomic_path
 
@@ -53,11 +52,6 @@ class ModelFile:
     norm: Any = None
     settings: dict[str, Any] = field(default_factory=dict)
     eoml_version: str = __version__
-
-
-def _plain(obj: Any) -> Any:
-    """JSON-able data as plain Python objects (tuples → lists, NumPy scalars → numbers)."""
-    return json.loads(canonical_json(obj))
 
 
 def save_model_file(
@@ -80,9 +74,9 @@ def save_model_file(
         "version": FORMAT_VERSION,
         "kind": str(kind),
         "weights": {str(k): v.detach().cpu().contiguous().clone() for k, v in weights.items()},
-        "arch": _plain(dict(arch)),
-        "norm": _plain(norm),
-        "settings": _plain(dict(settings or {})),
+        "arch": plain_json(dict(arch)),
+        "norm": plain_json(norm),
+        "settings": plain_json(dict(settings or {})),
         "eoml_version": __version__,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +92,7 @@ def load_model_file(path: str | Path, kind: str | None = None) -> ModelFile:
         raise InputFileError(path, "model file does not exist")
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad or foreign file
+    except Exception as exc:
         raise InputFileError(path, f"not a readable eoml model file ({type(exc).__name__}: {exc})") from exc
     if not isinstance(record, Mapping) or record.get("format") != FORMAT:
         raise InputFileError(path, "not an eoml model file (no 'format: eoml-model' record; retrain the "

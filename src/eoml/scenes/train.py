@@ -85,7 +85,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from eoml.core.config import canonical_json
+from eoml.core.config import plain_json
 from eoml.core.data import ImageDataset, sample_key
 from eoml.core.errors import ConfigError, InputFileError
 from eoml.core.io import array_digest, atomic_path, sha256_file, write_text_atomic
@@ -323,10 +323,6 @@ def _settings(job: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _plain(obj: Any) -> Any:
-    return json.loads(canonical_json(obj))
-
-
 # --------------------------------------------------------------------------------------------
 # networks
 # --------------------------------------------------------------------------------------------
@@ -407,7 +403,7 @@ def _run_attempt(attempt: int, learning_rate: float, s: Mapping[str, Any], data:
     if mode in ("feature_extraction", "fine_tune"):
         net.freeze_base()
     fingerprint = {
-        "job": job, "attempt": attempt, "top": _plain(s["top"]), "optimizer": opt, "cache": cached,
+        "job": job, "attempt": attempt, "top": plain_json(s["top"]), "optimizer": opt, "cache": cached,
         "augment": augment, "data": data.digest, "classes": data.class_names, "freeze_epochs": freeze_epochs,
         "weights_path": s["weights_path"] if job["init"] == "imagenet" else None,
         "init_model": None if init_model is None else sha256_file(init_model),
@@ -505,18 +501,18 @@ def train_on_data(data: SceneData, out_dir: str | Path, ckpt_dir: str | Path, jo
     model_path = save_training_outputs(
         out_dir, history, kind=MODEL_KIND, weights=final.weights,
         arch={"backbone": job["backbone"], "depth": job["depth"], "n_classes": data.n_classes,
-              "top": _plain(s["top"]), "image_size": data.image_size, "class_names": data.class_names},
+              "top": plain_json(s["top"]), "image_size": data.image_size, "class_names": data.class_names},
         norm={"scale": 1.0 / 255.0, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
         settings={"job": job, "seed": seed, "attempt": final.info["attempt"], "best_epoch": final.info["best_epoch"],
                   "epochs_run": final.info["epochs_run"], "learning_rate": final.info["learning_rate"],
-                  "collapsed": final.info["collapsed"], "data_digest": data.digest, "config": _plain(config)},
+                  "collapsed": final.info["collapsed"], "data_digest": data.digest, "config": plain_json(config)},
     )
     with atomic_path(out_dir / "predictions.csv") as tmp:
         pd.concat([a.predictions for a in attempts], ignore_index=True).to_csv(tmp, index=False)
     run = {"job": job, "attempts": [a.info for a in attempts], **final.sizes, "classes": data.class_names,
            "n_samples": {k: len(v) for k, v in data.splits.items()}, "feature_cache": s["feature_cache"],
            "image_size": data.image_size, "store": data.path}
-    write_text_atomic(out_dir / "run.json", json.dumps(_plain(run), indent=1) + "\n")
+    write_text_atomic(out_dir / "run.json", json.dumps(plain_json(run), indent=1) + "\n")
     log.info("wrote %s (%d attempt(s); final best val acc %.4f)", model_path, len(attempts),
              final.info["best_val_acc"])
     return model_path
