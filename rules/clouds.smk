@@ -176,7 +176,7 @@ rule clouds_features:
         "python -m eoml clouds features --out-dir {params.out_dir:q} --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
-rule clouds_deepcluster:
+rule clouds_deepcluster_train:
     """DeepCluster: k-means of the features as pseudo-labels, retrain, repeat (one clustering per epoch); the last epoch is kept."""
     input:
         triplets=lambda wildcards: expand(CL_PATHS["triplets"], cl_source=CL_UNSUPERVISED_SOURCE),
@@ -204,7 +204,7 @@ rule clouds_deepcluster:
         " --ckpt-dir {params.ckpt_dir:q} --threads {threads} --config-json {params.cfg:q} > {log:q} 2>&1"
 
 
-rule clouds_dcae:
+rule clouds_dcae_train:
     """The deep convolutional autoencoder (3 -> 128 -> 64 -> 32 -> 16 -> 8 and back); its latent vectors embed the tiles."""
     input:
         triplets=lambda wildcards: expand(CL_PATHS["triplets"], cl_source=CL_UNSUPERVISED_SOURCE),

@@ -96,6 +96,15 @@ def test_training_rules_go_to_the_gpu_partition():
         assert get_best_partition(partitions, job, logger) == expected, name
 
 
+def test_gpu_rules_are_the_training_rules():
+    """The CI's SLURM stage checks that the ``*_train`` rules, and only they, went to the GPU
+    partition: a rule asking ``gpu=1`` must be named ``<study>_..._train``, and every such rule asks it."""
+    rules = _rules()
+    gpu_rules = _gpu_rules(rules)
+    train_rules = {name for name in rules if name.endswith("_train")}
+    assert gpu_rules == train_rules, (sorted(gpu_rules - train_rules), sorted(train_rules - gpu_rules))
+
+
 def test_cluster_script_is_valid_bash_and_refuses_without_root():
     script = REPO / "scripts" / "slurm-local-cluster"
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
