@@ -303,15 +303,18 @@ def test_a_changed_raw_file_reruns_only_its_dependents(workdir):
     same = snakemake(workdir, "-n")
     assert "Nothing to be done" in same.stdout + same.stderr, same.stdout + same.stderr
     # new content, as after a re-download of a reprocessed file
-    with netCDF4.Dataset(raw, "a") as nc:
-        nc.setncattr("history", "reprocessed")
-    counts = planned_jobs(snakemake(workdir, "-n"))
-    assert counts.get("radbelt_ingest") == 1, counts
-    assert "radbelt_demo_raw" not in counts
-    assert counts.get("radbelt_combine") == 1
-    assert counts.get("radbelt_train") == 1
-    # restore: the later tests expect a complete, up-to-date run
-    snakemake(workdir)
+    original = raw.read_bytes()
+    try:
+        with netCDF4.Dataset(raw, "a") as nc:
+            nc.setncattr("history", "reprocessed")
+        counts = planned_jobs(snakemake(workdir, "-n"))
+        assert counts.get("radbelt_ingest") == 1, counts
+        assert "radbelt_demo_raw" not in counts
+        assert counts.get("radbelt_combine") == 1
+        assert counts.get("radbelt_train") == 1
+    finally:
+        # the original bytes again: the later tests expect a complete, up-to-date run
+        raw.write_bytes(original)
     again = snakemake(workdir, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 

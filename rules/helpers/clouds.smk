@@ -1,6 +1,6 @@
 # clouds: the helpers of rules/clouds.smk (paths, config keys per step, input functions).
 from eoml.clouds.ingest import GOES_KEYS, KAGGLE_KEYS, expert_image_files, goes_scenes
-from eoml.clouds.report import classifier_figure_names, figure_kind, figure_names
+from eoml.clouds.names import classifier_figure_names, figure_kind, figure_names
 
 CL = config["clouds"]
 CL_OUT = RESULTS / "clouds"

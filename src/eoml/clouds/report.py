@@ -34,6 +34,7 @@ from eoml.clouds.figures import (
     plot_triplet_examples,
 )
 from eoml.clouds.labels import CLASSES
+from eoml.clouds.names import classifier_figure_names, figure_kind, figure_names
 from eoml.core.store import open_store
 
 __all__ = ["BOX_METRICS", "classifier_figure_names", "figure_kind", "figure_names", "make_figures"]
@@ -42,42 +43,10 @@ __all__ = ["BOX_METRICS", "classifier_figure_names", "figure_kind", "figure_name
 BOX_METRICS = ("cloud_fraction", "n_objects", "mean_object_size", "iorg", "scai", "open_sky")
 
 
-#: figure kinds drawn once per model (or per triplet source, classifier job): the file-name prefixes
-PER_MODEL_KINDS = ("triplets", "dendrogram", "pca", "pc_map", "unlabelled", "gradcam", "feature_maps")
 #: examples of DeepCluster's clusters per cluster
 DEEPCLUSTER_EXAMPLES = 6
 #: tiles of the reconstruction figure
 RECONSTRUCTIONS = 8
-
-
-def figure_names(sources: Sequence[str], models: Sequence[str]) -> list[str]:
-    """The figures :func:`make_figures` draws for triplet ``sources`` and analysed ``models``
-    (``deepcluster`` and ``dcae`` add their own)."""
-    names = [f"triplets_{s}" for s in sources]
-    if models:
-        names += ["training_distances",
-                  *(f"{kind}_{m}" for m in models for kind in ("dendrogram", "pca", "pc_map", "unlabelled")),
-                  "confusions", "nmi_vs_scale", "embeddings", "cloud_metrics"]
-        names += ["deepcluster_confusion", "deepcluster_examples"] if "deepcluster" in models else []
-        names += ["dcae_reconstructions"] if "dcae" in models else []
-    return names
-
-
-def classifier_figure_names(jobs: Sequence[str]) -> list[str]:
-    """The figures of the classifier ``jobs`` (:func:`eoml.clouds.classifier.classifier_figures`)."""
-    if not jobs:
-        return []
-    return ["classifier_confusion", "classifier_scores", *(f"gradcam_{j}" for j in jobs),
-            *(f"feature_maps_{j}" for j in jobs)]
-
-
-def figure_kind(name: str) -> str:
-    """The kind of a figure (its caption file, ``report/clouds/<kind>.rst``): the per-model prefix
-    (:data:`PER_MODEL_KINDS`) or the name itself."""
-    for kind in sorted(PER_MODEL_KINDS, key=len, reverse=True):
-        if name.startswith(f"{kind}_"):
-            return kind
-    return name
 
 
 def make_figures(analyses: Sequence[str | os.PathLike], triplets: Sequence[str | os.PathLike],

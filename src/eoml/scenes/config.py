@@ -6,10 +6,10 @@ from eoml.core.errors import ConfigError
 
 
 def check(sc: dict) -> None:
+    from eoml.core.input_sizes import min_input_size
     from eoml.scenes.demo import CLASSES
     from eoml.scenes.experiments import dataset_names, jobs
     from eoml.scenes.ingest import NATIVE
-    from eoml.scenes.models import min_image_size
 
     if sc["source"] == "folders":
         if not sc["datasets"]:
@@ -50,6 +50,6 @@ def check(sc: dict) -> None:
     if unknown:
         raise ConfigError(f"  scenes.experiments: optimisers {unknown} are not in scenes.optimizers ({sorted(optimizers)})")
     for job in jobs(sc):
-        if sc["image_size"] != NATIVE and sc["image_size"] < min_image_size(job["backbone"]):
+        if sc["image_size"] != NATIVE and sc["image_size"] < min_input_size(job["backbone"]):
             raise ConfigError(f"  scenes.image_size: {sc['image_size']} px is below {job['backbone']}'s minimum input "
-                              f"({min_image_size(job['backbone'])} px)")
+                              f"({min_input_size(job['backbone'])} px)")

@@ -59,7 +59,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 from eoml.core.errors import ConfigError
 from eoml.core.io import atomic_path
@@ -674,6 +673,9 @@ def _shared_look(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _illuminate(c: _Canvas) -> np.ndarray:
     """Radiance-like image (float, ~0-1) of the canvas under a random sun, sky, camera and sensor."""
+    # scipy is imported here, not at the top: the workflow imports demo_plan at parse time
+    from scipy.ndimage import gaussian_filter
+
     rng = c.rng
     az, el = rng.uniform(0, 2 * np.pi), np.deg2rad(rng.uniform(30, 65))
     h_px = c.height * c.px

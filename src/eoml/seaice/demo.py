@@ -67,8 +67,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
-from scipy.stats import norm
 
 from eoml.core.errors import ConfigError
 from eoml.core.io import atomic_path
@@ -236,6 +234,9 @@ def _boundaries(scene: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _smooth_noise(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
+    # scipy is imported here, not at the top: the workflow imports demo_plan at parse time
+    from scipy.ndimage import gaussian_filter
+
     f = gaussian_filter(rng.standard_normal((n, n)), sigma, mode="wrap")
     return (f - f.mean()) / (f.std() + 1e-12)
 
@@ -251,6 +252,8 @@ def simulate_scene(scene: dict[str, Any]) -> dict[str, np.ndarray]:
     ``incidence`` (deg), ``wind`` (m/s), and linear ``sigma0_HH``/``sigma0_HV`` before speckle
     and thermal noise, all (size, size).
     """
+    from scipy.stats import norm
+
     n, season = scene["size"], scene["season"]
     rng = np.random.default_rng(scene["seed"])
     rows = np.arange(n) + 0.5

@@ -10,13 +10,16 @@ PyTorch batch-norm momentum, and the smallest input each backbone accepts.
   momentum 0.01): running statistics that need hundreds of steps to forget their start, so a
   random or fine-tuned base trained briefly would be evaluated with near-initial statistics.
 * :func:`min_input_size` — the smallest square input (px) of a backbone (Inception-v3's unpadded
-  stem and reductions need 75 px; every other backbone 32 px, its output stride).
+  stem and reductions need 75 px; every other backbone 32 px, its output stride); it lives in the
+  torch-free :mod:`eoml.core.input_sizes`, for config checks.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from eoml.core.input_sizes import min_input_size
 
 __all__ = ["BN_MOMENTUM", "IMAGENET_MEAN", "IMAGENET_STD", "ImageNetNormalize", "min_input_size",
            "set_batchnorm_momentum"]
@@ -26,8 +29,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: batch-norm momentum of every trained base (PyTorch's default)
 BN_MOMENTUM = 0.1
-#: smallest input (px) of the backbones that need more than their output stride
-_MIN_SIZE = {"inception_v3": 75}
 
 
 class ImageNetNormalize(nn.Module):
@@ -49,7 +50,3 @@ def set_batchnorm_momentum(module: nn.Module, momentum: float = BN_MOMENTUM) -> 
             m.momentum = momentum
     return module
 
-
-def min_input_size(backbone: str) -> int:
-    """The smallest square input (px) backbone ``backbone`` accepts."""
-    return _MIN_SIZE.get(backbone, 32)
