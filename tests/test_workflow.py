@@ -151,6 +151,20 @@ def workdir(tmp_path_factory, user_scene) -> Path:
     return work
 
 
+def test_parsing_the_workflow_imports_no_heavy_library(tmp_path):
+    """Every `snakemake` start (dry runs, --report, --lint) parses the rules: that must not import
+    torch, scikit-learn, matplotlib or scipy (about 5 s on 2 cores), only the studies' light modules."""
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(TINY))
+    cmd = [sys.executable, "-X", "importtime", "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "-n", "--quiet", "rules"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "eoml.clouds.names" in imported and "snakemake.workflow" in imported
+    heavy = sorted(m for m in imported if m.split(".")[0] in {"torch", "sklearn", "matplotlib", "scipy"})
+    assert not heavy, heavy[:10]
+
+
 def test_user_input_files_are_byte_identical_after_the_run(workdir, user_scene):
     before = yaml.safe_load((workdir / "user_files.yaml").read_text())["before"]
     assert len(before) == 4

@@ -88,7 +88,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from eoml.clouds.labels import CLASSES, rle_encode
 from eoml.core.errors import ConfigError
@@ -305,6 +304,9 @@ def _coarse(shape, px_km, target_km):
 
 def _refine(env, f, shape):
     """Bilinear upsampling of a coarse envelope by ``f``, cut to ``shape``."""
+    # scipy is imported here, not at the top: the workflow imports the demo plan at parse time
+    from scipy import ndimage
+
     if f == 1:
         return env
     return ndimage.zoom(env, f, order=1, mode="nearest", grid_mode=True)[:shape[0], :shape[1]]
@@ -351,6 +353,8 @@ def _rasterise(mask, ys, xs):
 
 def _fish(rng, shape, px_km, shared):
     """Meandering spines across the scene (one per 250-450 km) with ribs leaving them at 35-70 deg."""
+    from scipy import ndimage  # as in _refine
+
     ny, nx = shape
     spine = np.zeros(shape, bool)
     ribs = np.zeros(shape, bool)
