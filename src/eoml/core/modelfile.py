@@ -92,7 +92,7 @@ def load_model_file(path: str | Path, kind: str | None = None) -> ModelFile:
         raise InputFileError(path, "model file does not exist")
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # torch raises many types for a bad or foreign file
         raise InputFileError(path, f"not a readable eoml model file ({type(exc).__name__}: {exc})") from exc
     if not isinstance(record, Mapping) or record.get("format") != FORMAT:
         raise InputFileError(path, "not an eoml model file (no 'format: eoml-model' record; retrain the "
