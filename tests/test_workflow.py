@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 TINY = {
-    "studies": ["radbelt", "lst", "seaice", "scenes", "clouds"],
+    "studies": ["radbelt", "lst", "seaice", "scenes", "clouds", "aot"],
     "radbelt": {
         "source": "demo",
         "demo": {"start": "2019-03-01", "days": 60, "seed": 3},
@@ -85,6 +85,15 @@ TINY = {
         "deepcluster": {"backbone": "efficientnet_lite0", "cut": "intermediate", "k": 3, "pca_dim": 4,
                         "training": {"max_epochs": 2, "batch_size": 16}},
         "autoencoder": {"channels": [8, 4], "training": {"max_epochs": 1, "batch_size": 16}},
+    },
+    "aot": {
+        "source": "demo",
+        "demo": {"first_year": 2001, "years": 1, "missing_periods": ["2001-05-09"]},
+        "grid": 20.0,
+        "history": 2,
+        "experiments": [{"name": "convlstm", "model": "convlstm", "hidden": [4], "input_lengths": [1, 2]},
+                        {"name": "sa_convlstm", "model": "sa_convlstm", "hidden": [4], "batch_sizes": [8]}],
+        "training": {"max_epochs": 1},
     },
 }
 LST_METHODS = {"bilinear", "bicubic", "tsharp", "atprk", "aatprk", "mrunet_paper_wald", "mrunet_student_mixgl"}
@@ -288,6 +297,27 @@ def test_clouds_part_two_classifier_and_the_comparison_of_embeddings(workdir):
         assert (cl / "figures" / f"{name}.png").stat().st_size > 10_000, name
 
 
+def test_aot_run_produces_the_tables_and_figures(workdir):
+    aot = workdir / "results" / "aot"
+    scores = pd.read_csv(aot / "metrics" / "scores.csv")
+    assert set(scores["model"]) == {"convlstm", "sa_convlstm", "persistence", "climatology"}
+    assert set(scores["config"]) == {"convlstm-T1-b4", "convlstm-T2-b4", "sa_convlstm-T2-b8", "persistence",
+                                     "climatology"}
+    assert set(scores["split"]) == {"val", "test"} and scores["auc_pr"].between(0, 1).all()
+    crit = pd.read_csv(aot / "metrics" / "criteria.csv")
+    pers = crit[crit["model"] == "persistence"]
+    assert len(pers) == 5 and (pers["value"] == pers["dtc"]).all()
+    for table in ("grid", "batch_size", "input_length", "test"):
+        assert len(pd.read_csv(aot / "metrics" / f"{table}.csv")) > 0, table
+    for name in ("maps", "pr_curves", "input_length", "batch_size", "thresholds", "skill_map"):
+        assert (aot / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    # the demo wrote both layouts; the store holds the NEO GeoTIFFs' series, the gap left open
+    demo = workdir / "resources" / "demo" / "aot"
+    assert len(list((demo / "neo").glob("*.FLOAT.TIFF"))) == len(list((demo / "mod08_e3").glob("*.hdf"))) == 45
+    log = (workdir / "results" / "logs" / "aot" / "ingest.log").read_text()
+    assert "missing from the series (gaps, never bridged): 2001-05-09" in log
+
+
 def test_a_changed_image_reruns_only_its_dataset(workdir):
     image = sorted((workdir / "resources" / "demo" / "scenes").rglob("*.tif"))[3]
     original = image.read_bytes()
@@ -296,7 +326,7 @@ def test_a_changed_image_reruns_only_its_dataset(workdir):
         counts = planned_jobs(snakemake(workdir, "-n"))
         assert counts.get("scenes_ingest") == 1, counts
         assert "scenes_demo_raw" not in counts
-        assert not any(rule.startswith(("radbelt", "lst", "seaice", "clouds")) for rule in counts), counts
+        assert not any(rule.startswith(("radbelt", "lst", "seaice", "clouds", "aot")) for rule in counts), counts
     finally:
         image.write_bytes(original)
     again = snakemake(workdir, "-n")
@@ -349,7 +379,8 @@ def test_report_holds_figures_with_captions(workdir):
     html = (workdir / "report.html").read_text(errors="replace")
     for text in ("lt_maps_lead25h.png", "pe_vs_L.png", "spearman_lags.png", "pe.csv",
                  "sharpening.csv", "maps_modis_wald.png", "loss_curves.png", "modis_250m.png",
-                 "segmentation.csv", "confusions.png", "accuracy.csv", "accuracy_grid.png", "gradcam_demo.png"):
+                 "segmentation.csv", "confusions.png", "accuracy.csv", "accuracy_grid.png", "gradcam_demo.png",
+                 "criteria.csv", "skill_map.png", "input_length.png"):
         assert text in html
     assert "Performance efficiency" in html
     assert "Wald's protocol" in html

@@ -14,4 +14,5 @@ STUDIES = {
     "seaice": ("eoml.seaice", "Sentinel-1 SAR ice/water segmentation (ImageNet vs random init)"),
     "scenes": ("eoml.scenes", "remote-sensing scene classification by transfer learning (cut backbones)"),
     "clouds": ("eoml.clouds", "trade-wind cloud organisation: Tile2Vec embeddings, clusters, NMI across scales"),
+    "aot": ("eoml.aot", "forecasting high aerosol optical thickness from MODIS 8-day sequences (3-D CNNs, ConvLSTMs)"),
 }

@@ -10,8 +10,8 @@ import pytest
 import torch
 import torchvision
 from torch import nn
+from torch_helpers import randomise_batch_norms
 
-from eoml.core.backbones import networks
 from eoml.core.backbones import (
     BACKBONES,
     DEPTHS,
@@ -22,6 +22,7 @@ from eoml.core.backbones import (
     checkpoint_name,
     efficientnet_lite0_weights_path,
     inflate,
+    networks,
 )
 from eoml.core.errors import ConfigError, InputFileError
 
@@ -62,19 +63,6 @@ def torch_home(tmp_path, monkeypatch) -> Path:
     """An empty TORCH_HOME (torchvision's cache) for this test."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     return tmp_path / "torch_home"
-
-
-def _randomise_batch_norms(module: nn.Module, seed: int = 3) -> None:
-    """Non-trivial BatchNorm parameters and running statistics, so eval mode uses them."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                n = m.num_features
-                m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.copy_(torch.rand(n, generator=g) - 0.5)
 
 
 def test_documented_table_covers_every_backbone():
@@ -141,7 +129,7 @@ def test_sequential_cut_matches_the_full_networks_forward(tmp_path):
     torch.manual_seed(5)
     full = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False,
                                            transform_input=True).eval()
-    _randomise_batch_norms(full)
+    randomise_batch_norms(full)
     file = tmp_path / "inception.pth"
     torch.save(full.state_dict(), file)
     captured = {}
@@ -301,7 +289,7 @@ def test_bad_arguments():
 
 
 def _constant_clip_check(backbone: Backbone, size: int, frames: int = 4, **kwargs):
-    _randomise_batch_norms(backbone)
+    randomise_batch_norms(backbone)
     backbone.eval()
     net3d = inflate(backbone, **kwargs).eval()
     x = torch.randn(2, backbone.in_channels, size, size)

@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_shipped_config_is_valid_and_gets_defaults():
     cfg = load_config(REPO / "config" / "config.yaml")
-    assert cfg["studies"] == ["radbelt", "lst", "seaice", "scenes", "clouds"]
+    assert cfg["studies"] == ["radbelt", "lst", "seaice", "scenes", "clouds", "aot"]
+    assert cfg["aot"]["source"] == "demo" and cfg["aot"]["grid"] == 5.625
     assert cfg["clouds"]["source"] == "demo" and cfg["clouds"]["embedding"]["backbone"] == "efficientnet_lite0"
     assert cfg["seaice"]["encoder"] == "efficientnet_lite0"
     assert cfg["lst"]["source"] == "demo"

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from eoml.core.metrics import segmentation_scores
 from eoml.core.tasks import (
+    BinarySegmentationTask,
     ClassificationTask,
     MaskedRegressionTask,
     SegmentationTask,
@@ -122,6 +123,42 @@ def test_segmentation_matches_torch_cross_entropy_bitwise():
 # --------------------------------------------------------------------------------------------
 # masked regression
 # --------------------------------------------------------------------------------------------
+def test_binary_segmentation_loss_by_hand_with_class_weights_and_activations():
+    z = torch.tensor([[[2.0, -1.0], [0.0, 2.5]]])
+    y = torch.tensor([[[1.0, 0.0], [1.0, 0.0]]])
+    task = BinarySegmentationTask(nn.Identity(), class_weights=(0.5, 3.0), **OPT)
+    w = [3.0, 0.5, 3.0, 0.5]
+    bce = []
+    for zi, yi in zip(z.flatten().tolist(), y.flatten().tolist()):
+        p = 1 / (1 + math.exp(-zi))
+        bce.append(-(yi * math.log(p) + (1 - yi) * math.log(1 - p)))
+    # Keras' class_weight: the mean over pixels of the weighted losses (weights not renormalised)
+    assert task.compute_loss({"x": z, "y": y}).item() == pytest.approx(sum(a * b for a, b in zip(w, bce)) / 4, rel=1e-6)
+    hard = BinarySegmentationTask(nn.Identity(), activation="hard_sigmoid", **OPT)
+    p = [min(max(v + 3, 0), 6) / 6 for v in z.flatten().tolist()]  # relu6(z + 3) / 6
+    ref = [-(yi * math.log(pi) + (1 - yi) * math.log(1 - pi)) for pi, yi in zip(p, y.flatten().tolist())]
+    assert hard.compute_loss({"x": z, "y": y}).item() == pytest.approx(sum(ref) / 4, rel=1e-6)
+    assert torch.allclose(hard.probabilities(z), torch.tensor(p).reshape(z.shape))
+    with pytest.raises(ValueError, match="activation"):
+        BinarySegmentationTask(nn.Identity(), activation="relu", **OPT)
+    with pytest.raises(ValueError, match="two weights"):
+        BinarySegmentationTask(nn.Identity(), class_weights=(1.0,), **OPT)
+
+
+def test_binary_segmentation_trains_and_logs_its_metrics(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(16, 1, 6, 6)
+    data = [{"x": x[i], "y": (x[i, 0] > 0.3).float()} for i in range(16)]
+    task = BinarySegmentationTask(nn.Conv2d(1, 1, 1), **{**OPT, "learning_rate": 0.3})
+    result = run_training(task, DataModule(data[:12], data[12:], batch_size=4, seed=0), run_dir=tmp_path / "run",
+                          ckpt_dir=tmp_path / "ckpt", training_cfg={**TRAINING, "max_epochs": 10}, seed=0,
+                          history_columns=task.metric_names)
+    assert {"val_acc", "val_f1", "val_iou", "val_auc_pr"} <= set(result.history.columns)
+    h = result.history
+    assert h["val_loss"].iloc[-1] < h["val_loss"].iloc[0]
+    assert h["val_auc_pr"].iloc[-1] > 0.9  # a threshold on x is learnable exactly
+
+
 def test_masked_regression_ignores_masked_and_nan_targets():
     pred = torch.tensor([[1.0, 2.0, 1000.0], [4.0, -7.0, 0.5]])
     y = torch.tensor([[1.5, float("nan"), 0.0], [2.0, 3.0, 0.5]])

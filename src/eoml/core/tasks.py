@@ -17,6 +17,9 @@ Batches (a mapping, or the same tensors as a sequence in this order) and epoch m
   (macro).
 * :class:`SegmentationTask` — ``{"x": (B, C, H, W), "y": (B, H, W) int64}``; ``acc`` (pixel
   accuracy), ``iou`` and ``f1`` (macro), ignored pixels left out.
+* :class:`BinarySegmentationTask` — ``{"x": inputs, "y": (B, H, W) float 0 / 1}``; ``acc``,
+  ``f1``, ``iou`` (positive class, at probability 0.5) and ``val_auc_pr`` (average precision,
+  validation only).
 * :class:`MaskedRegressionTask` — ``{"x", "y": float, "mask": bool (optional)}``; ``mse``, ``mae``
   over the counted elements.
 * :class:`TripletTask` — ``{"anchor", "neighbour", "distant"}`` tiles ``(B, C, H, W)`` each;
@@ -53,6 +56,10 @@ from torchmetrics import (
     MetricCollection,
 )
 from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAveragePrecision,
+    BinaryF1Score,
+    BinaryJaccardIndex,
     MulticlassAccuracy,
     MulticlassF1Score,
     MulticlassJaccardIndex,
@@ -61,7 +68,9 @@ from torchmetrics.classification import (
 from eoml.core.training import BaseTask
 
 __all__ = [
+    "BINARY_ACTIVATIONS",
     "TRIPLET_DISTANCES",
+    "BinarySegmentationTask",
     "ClassificationTask",
     "MaskedRegressionTask",
     "SegmentationTask",
@@ -224,6 +233,66 @@ class SegmentationTask(ClassificationTask):
     """
 
     _average_metrics = (("iou", MulticlassJaccardIndex), ("f1", MulticlassF1Score))
+
+
+#: output activations of :class:`BinarySegmentationTask`: logits -> probabilities
+BINARY_ACTIVATIONS = {"sigmoid": torch.sigmoid, "hard_sigmoid": F.hardsigmoid}
+
+
+class BinarySegmentationTask(_ScoredTask):
+    """Per-pixel binary segmentation (one probability per pixel, as a sigmoid output layer).
+
+    Batch: ``{"x": inputs, "y": targets (B, H, W) float 0 / 1}`` or ``(x, y)``; the model maps
+    ``x`` to logits of ``y``'s shape (``(B, 1, H, W)`` is reshaped). ``activation`` turns logits
+    into probabilities: ``sigmoid`` (the loss is then :func:`F.binary_cross_entropy_with_logits`,
+    numerically stable) or ``hard_sigmoid`` (torch's ``relu6(z + 3) / 6``; binary cross-entropy on
+    the probabilities clamped to [1e-7, 1 - 1e-7], as Keras). ``class_weights`` ``(w0, w1)``
+    weight each pixel's loss by its class and the loss is the mean over all pixels of the weighted
+    losses (Keras' ``class_weight``: weights are not renormalised). Logs per epoch ``acc``, ``f1``
+    and ``iou`` of the positive class at probability 0.5, and on the validation set ``auc_pr``
+    (exact average precision; it keeps the epoch's validation probabilities, so it is not computed on
+    the much larger training set).
+    """
+
+    def __init__(self, model: nn.Module, *, activation: str = "sigmoid",
+                 class_weights: Sequence[float] | None = None, **kwargs):
+        if activation not in BINARY_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(BINARY_ACTIVATIONS)}, got {activation!r}")
+        if class_weights is not None and len(class_weights) != 2:
+            raise ValueError(f"class_weights: two weights (negative, positive), got {len(class_weights)}")
+        super().__init__(model, loss=nn.Identity(), **kwargs)
+        self.activation = activation
+        self.class_weights = None if class_weights is None else tuple(float(w) for w in class_weights)
+        common = {"validate_args": False}
+        self._init_metrics({"acc": BinaryAccuracy(**common), "f1": BinaryF1Score(**common),
+                            "iou": BinaryJaccardIndex(**common)})
+        # average precision needs every probability of the epoch (or a cost per threshold on each
+        # batch): computed exactly, on the validation set only
+        self.val_metrics.add_metrics({"auc_pr": BinaryAveragePrecision(**common)})
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [*super().metric_names, "val_auc_pr"]
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """The output activation applied to logits."""
+        return BINARY_ACTIVATIONS[self.activation](logits)
+
+    def compute_loss(self, batch) -> torch.Tensor:
+        x, y = _unpack(batch, ("x", "y"), 2, type(self).__name__)
+        logits = self(x).reshape(y.shape)
+        weight = None
+        if self.class_weights is not None:
+            w0, w1 = self.class_weights
+            weight = torch.where(y > 0.5, torch.full_like(y, w1), torch.full_like(y, w0))
+        if self.activation == "sigmoid":
+            loss = F.binary_cross_entropy_with_logits(logits, y, weight=weight)
+        else:
+            p = self.probabilities(logits).clamp(1e-7, 1 - 1e-7)
+            loss = F.binary_cross_entropy(p, y, weight=weight)
+        prob = self.probabilities(logits.detach()).flatten()
+        self._log_metrics(prob, (y.flatten() > 0.5).long())
+        return loss
 
 
 # --------------------------------------------------------------------------------------------

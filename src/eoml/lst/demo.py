@@ -353,16 +353,6 @@ def _tile_bounds(h: int, v: int) -> tuple[tuple[float, float], tuple[float, floa
     return tile_bounds(h, v)
 
 
-@contextlib.contextmanager
-def _working_directory(path: Path) -> Iterator[None]:
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
 def _production_string(date: _dt.date, clock: str) -> str:
     nxt = date + _dt.timedelta(days=1)
     return f"{nxt:%Y}{nxt.timetuple().tm_yday:03d}{clock}"
@@ -634,7 +624,7 @@ def _write_granule(path: str | Path, product: str, arrays: Mapping[str, np.ndarr
         work.mkdir()
         try:
             local = f"{path.name}.temp"  # the name HDF4 records in the file: the same for every run
-            with _working_directory(work):
+            with contextlib.chdir(work):
                 sd = SD(local, SDC.WRITE | SDC.CREATE | SDC.TRUNC)
                 try:
                     sd.attr("HDFEOSVersion").set(SDC.CHAR8, "HDFEOS_V2.19")

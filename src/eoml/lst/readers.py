@@ -31,10 +31,11 @@ to a millimetre. Product, tile and date come from ``CoreMetadata.0`` (SHORTNAME,
 RANGEBEGINNINGDATE, HORIZONTAL/VERTICALTILENUMBER) and the file name
 (:func:`parse_granule_name`); when both are present they must agree.
 
-HDF4 files cut short are caught before pyhdf touches them (:func:`check_hdf4_complete`): pyhdf
-reads some truncated files silently (the missing compressed blocks come back as fill) and crashes
-on others, so the data-descriptor (DD) blocks are walked and every element must end inside the
-file.
+The HDF4 plumbing (opening, reading one SDS, decoding scale / offset / fill / valid range) is
+core's :mod:`eoml.core.hdf4`. HDF4 files cut short are caught before pyhdf touches them
+(:func:`check_hdf4_complete`, re-exported here): pyhdf reads some truncated files silently (the
+missing compressed blocks come back as fill) and crashes on others, so the data-descriptor (DD)
+blocks are walked and every element must end inside the file.
 
 Validation scenes (GeoTIFF, read with rasterio)
 -----------------------------------------------
@@ -57,7 +58,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ import numpy as np
 import xarray as xr
 
 from eoml.core.errors import ConfigError, InputFileError
+from eoml.core.hdf4 import HDF4File, check_hdf4_complete, decode_sds
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -430,67 +431,6 @@ def parse_core_metadata(text: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# HDF4 integrity
-# --------------------------------------------------------------------------------------------
-
-HDF4_MAGIC = b"\x0e\x03\x13\x01"
-_DFTAG_NULL = 1
-_DD_DTYPE = np.dtype([("tag", ">u2"), ("ref", ">u2"), ("offset", ">i4"), ("length", ">i4")])
-
-
-def check_hdf4_complete(path: str | Path) -> None:
-    """Raise :class:`InputFileError` unless ``path`` is a complete HDF4 file.
-
-    Checks the magic number ``0e 03 13 01``, then walks the chain of data-descriptor blocks
-    (``int16 ndds``, ``int32 next``, then ``ndds`` x ``(uint16 tag, uint16 ref, int32 offset,
-    int32 length)``, big-endian) and requires every block and every data element (other than
-    ``DFTAG_NULL`` and the offset/length sentinels 0 and -1) to end inside the file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "file does not exist")
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            if fh.read(4) != HDF4_MAGIC:
-                raise InputFileError(path, "not an HDF4 file (its first bytes are not the HDF4 magic number 0e031301)")
-            offset, seen, n_blocks = 4, set(), 0
-            while offset:
-                if offset in seen or offset < 4:
-                    raise InputFileError(path, "corrupt HDF4 file: the data-descriptor block chain loops at "
-                                               f"byte {offset}")
-                seen.add(offset)
-                fh.seek(offset)
-                head = fh.read(6)
-                if len(head) < 6:
-                    raise InputFileError(path, f"truncated HDF4 file: data-descriptor block {n_blocks} at byte "
-                                               f"{offset} lies beyond the end of the file ({size} bytes)")
-                ndds, nxt = struct.unpack(">hi", head)
-                if ndds < 0 or nxt < 0:
-                    raise InputFileError(path, f"corrupt HDF4 file: data-descriptor block at byte {offset} "
-                                               f"declares {ndds} descriptors and next block {nxt}")
-                raw = fh.read(12 * ndds)
-                if len(raw) < 12 * ndds:
-                    raise InputFileError(path, f"truncated HDF4 file: data-descriptor block at byte {offset} "
-                                               f"({ndds} descriptors) runs past the end of the file ({size} bytes)")
-                dds = np.frombuffer(raw, dtype=_DD_DTYPE)
-                used = (dds["tag"] != _DFTAG_NULL) & (dds["offset"] > 0) & (dds["length"] > 0)
-                ends = dds["offset"][used].astype(np.int64) + dds["length"][used]
-                if ends.size and int(ends.max()) > size:
-                    k = int(np.argmax(ends))
-                    tag, ref = int(dds["tag"][used][k]), int(dds["ref"][used][k])
-                    raise InputFileError(
-                        path,
-                        f"truncated HDF4 file: data element (tag {tag}, ref {ref}) ends at byte {int(ends[k])} "
-                        f"but the file has {size} bytes",
-                    )
-                n_blocks += 1
-                offset = nxt
-    except OSError as exc:
-        raise InputFileError(path, f"cannot read the file ({type(exc).__name__}: {exc})") from exc
-
-
-# --------------------------------------------------------------------------------------------
 # MODIS granules
 # --------------------------------------------------------------------------------------------
 
@@ -506,33 +446,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class _Granule:
-    """An open MODIS HDF4-EOS tile granule (pyhdf SD interface) with the checks shared by readers."""
-
-    def __init__(self, path: str | Path, product: str):
-        from pyhdf.SD import SD, SDC
-
-        self.path = Path(path)
-        self.product = product
-        check_hdf4_complete(self.path)
-        try:
-            self.sd = SD(str(self.path), SDC.READ)
-            self.attrs = self.sd.attributes()
-            self.datasets = self.sd.datasets()
-        except Exception as exc:  # pyhdf raises HDF4Error
-            raise InputFileError(self.path, f"not a readable HDF4 file ({_describe(exc)})") from exc
-
-    def close(self) -> None:
-        try:
-            self.sd.end()
-        except Exception:
-            pass
-
-    def __enter__(self) -> _Granule:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+class _Granule(HDF4File):
+    """An open MODIS HDF4-EOS tile granule (core's :class:`HDF4File`) with the grid and identity checks
+    of the tile readers."""
 
     def grid(self, sds_name: str) -> dict[str, Any]:
         text = self.attrs.get("StructMetadata.0")
@@ -559,23 +475,6 @@ class _Granule:
             raise InputFileError(self.path, f"grid origin {grid['grid_origin']} is not supported (HDFE_GD_UL only)")
         return grid
 
-    def sds(self, name: str, shape: tuple[int, int]) -> tuple[np.ndarray, dict[str, Any]]:
-        if name not in self.datasets:
-            raise InputFileError(self.path, f"missing SDS {name!r} (this is not a {self.product} granule?)")
-        try:
-            sds = self.sd.select(name)
-            attrs = sds.attributes()
-            data = sds.get()
-            sds.endaccess()
-        except Exception as exc:
-            raise InputFileError(self.path, f"cannot read SDS {name!r}; truncated or corrupt file? "
-                                            f"({_describe(exc)})") from exc
-        data = np.asarray(data)
-        if data.shape != tuple(shape):
-            raise InputFileError(self.path, f"SDS {name!r} has dimensions {data.shape}, the grid declares "
-                                            f"{shape[0]} x {shape[1]} (YDim x XDim)")
-        return data, attrs
-
     def identity(self) -> dict[str, Any]:
         """Product, tile and date from CoreMetadata.0 and the file name (which must agree)."""
         from_name: dict[str, Any] = {}
@@ -601,45 +500,10 @@ class _Granule:
         return out
 
 
-def _attr(attrs: Mapping[str, Any], key: str, path: Path, sds: str, default: Any = None,
-          required: bool = True) -> Any:
-    if key in attrs:
-        return attrs[key]
-    if required:
-        raise InputFileError(path, f"SDS {sds!r} has no {key!r} attribute")
-    return default
-
-
-def _number(value: Any, path: Path, sds: str, key: str) -> float:
-    try:
-        return float(np.asarray(value).ravel()[0])
-    except (TypeError, ValueError, IndexError) as exc:
-        raise InputFileError(path, f"SDS {sds!r} attribute {key!r} is not a number: {value!r}") from exc
-
-
-def _decode_sds(raw: np.ndarray, attrs: Mapping[str, Any], path: Path, sds: str, *,
-                offset_required: bool = False) -> np.ndarray:
-    """``raw * scale_factor + add_offset`` as float32, NaN at ``_FillValue`` and outside ``valid_range``."""
-    scale = _number(_attr(attrs, "scale_factor", path, sds), path, sds, "scale_factor")
-    offset = _number(_attr(attrs, "add_offset", path, sds, 0.0, required=offset_required), path, sds, "add_offset")
-    fill = _number(_attr(attrs, "_FillValue", path, sds), path, sds, "_FillValue")
-    vr = _attr(attrs, "valid_range", path, sds)
-    try:
-        lo, hi = (float(v) for v in np.asarray(vr).ravel()[:2])
-    except (TypeError, ValueError) as exc:
-        raise InputFileError(path, f"SDS {sds!r} valid_range is not two numbers: {vr!r}") from exc
-    if raw.dtype.kind in "iu" and all(float(v).is_integer() for v in (fill, lo, hi)):
-        # compare the integers themselves: no float64 copy of a 4800 x 4800 SDS
-        bad = (raw == int(fill)) | (raw < int(lo)) | (raw > int(hi))
-    else:
-        values = raw.astype(np.float64)
-        bad = (values == fill) | (values < lo) | (values > hi)
-    out = raw.astype(np.float32)
-    out *= np.float32(scale)
-    if offset:
-        out += np.float32(offset)
-    out[bad] = np.nan
-    return out
+def _decode_sds(raw: np.ndarray, attrs: Mapping[str, Any], path: Path, sds: str) -> np.ndarray:
+    """``raw * scale_factor + add_offset`` as float32, NaN at ``_FillValue`` and outside ``valid_range``
+    (the MODIS land convention; :func:`eoml.core.hdf4.decode_sds`)."""
+    return decode_sds(raw, attrs, path, sds, convention="raw*scale+offset")
 
 
 def _coords(grid: dict[str, Any]) -> tuple[dict[str, Any], tuple[float, ...]]:
@@ -675,10 +539,10 @@ def read_mod11a1(path: str | Path, *, overpass: str = "day") -> xr.Dataset:
             raise InputFileError(g.path, f"missing SDS {lst_name!r} (this is not a MOD11A1 granule?)")
         grid = g.grid(lst_name)
         shape = (grid["ydim"], grid["xdim"])
-        raw_lst, a_lst = g.sds(lst_name, shape)
-        raw_qc, _ = g.sds(qc_name, shape)
-        raw_time, a_time = g.sds(time_name, shape)
-        raw_angle, a_angle = g.sds(angle_name, shape)
+        raw_lst, a_lst = g.read_sds(lst_name, shape)
+        raw_qc, _ = g.read_sds(qc_name, shape)
+        raw_time, a_time = g.read_sds(time_name, shape)
+        raw_angle, a_angle = g.read_sds(angle_name, shape)
         ident = g.identity()
         lst = _decode_sds(raw_lst, a_lst, g.path, lst_name)
         view_time = _decode_sds(raw_time, a_time, g.path, time_name)
@@ -733,9 +597,9 @@ def read_mod09gq(path: str | Path) -> xr.Dataset:
             raise InputFileError(g.path, f"missing SDS {red_name!r} (this is not a MOD09GQ granule?)")
         grid = g.grid(red_name)
         shape = (grid["ydim"], grid["xdim"])
-        raw_red, a_red = g.sds(red_name, shape)
-        raw_nir, a_nir = g.sds(nir_name, shape)
-        raw_qc, _ = g.sds(qc_name, shape)
+        raw_red, a_red = g.read_sds(red_name, shape)
+        raw_nir, a_nir = g.read_sds(nir_name, shape)
+        raw_qc, _ = g.read_sds(qc_name, shape)
         ident = g.identity()
         red = _decode_sds(raw_red, a_red, g.path, red_name)
         nir = _decode_sds(raw_nir, a_nir, g.path, nir_name)

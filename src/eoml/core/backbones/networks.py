@@ -136,6 +136,35 @@ class Backbone(nn.Module):
                 module.requires_grad_(False)
         return self.train(self.training)
 
+    def layer_outputs(self, x: torch.Tensor, names: list[str] | tuple[str, ...]) -> list[torch.Tensor]:
+        """The outputs of layers ``names`` (names of :attr:`layers`), in the order asked.
+
+        One pass through the kept layers, up to the deepest layer asked, with the same operations
+        as :meth:`forward` (so ``layer_outputs(x, [layers[-1]])[0]`` is ``forward(x)``); works on 2-D
+        and on inflated 3-D backbones. No name, or a name not in :attr:`layers`: :class:`ConfigError`.
+        """
+        names = list(names)
+        unknown = [n for n in names if n not in self.layers]
+        if unknown or not names:
+            raise ConfigError(f"layer_outputs: {unknown} not among the layers of this {self.name} "
+                              f"({self.layers})" if unknown else "layer_outputs: no layer names given")
+        stop = max(self.layers.index(n) for n in names)
+        out: dict[str, torch.Tensor] = {}
+        x = self._enter(x)
+        for layer in self.layers[: stop + 1]:
+            x = self._layer_forward(layer, x)
+            if layer in names:
+                out[layer] = x
+        return [out[n] for n in names]
+
+    def _enter(self, x: torch.Tensor) -> torch.Tensor:
+        """What :meth:`forward` does before the first layer (nothing by default)."""
+        return x
+
+    def _layer_forward(self, layer: str, x: torch.Tensor) -> torch.Tensor:
+        """Layer ``layer`` of :attr:`layers` applied to ``x`` (as in :meth:`forward`)."""
+        return self.get_submodule(layer)(x)
+
     def unfreeze(self) -> Backbone:
         """Make every layer trainable again."""
         self.frozen = []
@@ -172,6 +201,9 @@ class SequentialBackbone(Backbone):
         for module in self.children():
             x = module(x)
         return x
+
+    def _enter(self, x: torch.Tensor) -> torch.Tensor:
+        return self.transform_input(x) if hasattr(self, "transform_input") else x
 
 
 class _InceptionInputTransform(nn.Module):
@@ -215,6 +247,15 @@ class EfficientNetLiteBackbone(Backbone):
         if hasattr(self, "_conv_head"):
             x = self._swish(self._bn1(self._conv_head(x)))
         return x
+
+    def _layer_forward(self, layer: str, x: torch.Tensor) -> torch.Tensor:
+        if layer == "_conv_stem":
+            return self._swish(self._bn0(self._conv_stem(x)))
+        if layer == "_conv_head":
+            return self._swish(self._bn1(self._conv_head(x)))
+        idx = int(layer.partition(".")[2])
+        rate = self.drop_connect_rate * idx / self.n_blocks_full
+        return self._blocks[idx](x, drop_connect_rate=rate or None)
 
 
 def _resolve_cut(name: str, cut: str, trunk: list[str]) -> tuple[str, str | None]:
