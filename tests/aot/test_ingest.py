@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ def test_regrid_to_a_grid_that_does_not_divide_the_source():
     # the paper's 0.9 degrees from MOD08's 1 degree: fractional overlaps, constants stay constant
     out = regrid(_field(np.full((180, 360), 0.5, np.float32)), 0.9)
     assert out.shape == (200, 400) and np.allclose(out, 0.5)
-    w_lat, w_lon = regrid_weights(*grid_coords(1.0), 0.9)
+    _, w_lon = regrid_weights(*grid_coords(1.0), 0.9)
     assert np.allclose(w_lon.sum(axis=1), 0.9)  # every target column covers 0.9 degrees of sources
     with pytest.raises(ConfigError, match="does not divide 180"):
         grid_shape(0.7)
@@ -86,7 +87,7 @@ def test_duplicates_and_bad_files(tmp_path, caplog):
     with pytest.raises(InputFileError, match="same 8-day composite"):
         ingest([good, dup], "neo_geotiff", tmp_path / "s.zarr", CFG)
     bad = tmp_path / "MODAL2_E_AER_OD_2001-01-09_rgb_360x180.FLOAT.TIFF"
-    bad.write_bytes(open(good, "rb").read()[:2000])  # truncated
+    bad.write_bytes(Path(good).read_bytes()[:2000])  # truncated
     with pytest.raises(InputFileError, match=bad.name):
         ingest([good, str(bad)], "neo_geotiff", tmp_path / "s.zarr", CFG)
     assert not (tmp_path / "s.zarr").exists()

@@ -34,7 +34,7 @@ PERIODS_PER_YEAR = 46
 def period_index(times) -> np.ndarray:
     """MODIS 8-day period index of each composite start date: ``year * 46 + (doy - 1) // 8``."""
     t = pd.DatetimeIndex(np.atleast_1d(times))
-    return (t.year * PERIODS_PER_YEAR + (t.dayofyear - 1) // 8).to_numpy(dtype=np.int64)
+    return (t.year * PERIODS_PER_YEAR + (t.day_of_year - 1) // 8).to_numpy(dtype=np.int64)
 
 
 def grid_shape(resolution: float) -> tuple[int, int]:
