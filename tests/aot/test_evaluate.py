@@ -19,7 +19,7 @@ from eoml.aot.evaluate import (
     scores,
     split_targets,
 )
-from eoml.aot.train import write_predictions
+from eoml.aot.predictions import write_predictions
 from eoml.core.store import open_store
 
 

@@ -1,4 +1,4 @@
-"""aot figures on a small synthetic store, prediction stores (train.write_predictions) and
+"""aot figures on a small synthetic store, prediction stores (predictions.write_predictions) and
 scores.csv (evaluate's thresholds and scores): every figure is written, the selections and the numbers
 drawn are right."""
 
@@ -13,7 +13,7 @@ from sklearn.metrics import accuracy_score, f1_score, jaccard_score
 from eoml.aot import figures
 from eoml.aot.evaluate import SCORE_COLUMNS, choose_threshold
 from eoml.aot.evaluate import scores as score_arrays
-from eoml.aot.train import write_predictions
+from eoml.aot.predictions import write_predictions
 from eoml.core.errors import InputFileError
 from eoml.core.store import write_store
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from eoml.aot.ingest import PERIODS_PER_YEAR
+from eoml.aot.predictions import scored_targets, write_predictions
 from eoml.aot.runs import BASELINES
 from eoml.aot.samples import sample_table
 from eoml.core.errors import ConfigError
@@ -45,14 +46,12 @@ def climatology(target: np.ndarray, periods: np.ndarray, train_end: int, indices
 
 def run_baseline(name: str, store: str | Path, out: str | Path, cfg: Mapping) -> Path:
     """Write the baseline's probability maps for the validation and test targets."""
-    from eoml.aot.train import write_predictions
-
     if name not in BASELINES:
         raise ConfigError(f"aot baseline {name!r} is not one of {BASELINES}")
     ds = open_store(store).load()
     table = sample_table(ds, cfg)
     target = ds["target"].values
-    scored = table[table["split"] != "train"].reset_index(drop=True)
+    scored = scored_targets(table)
     idx = scored["index"].to_numpy()
     if name == "persistence":
         prob = persistence(target, idx)

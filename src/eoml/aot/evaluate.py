@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from eoml.aot.predictions import read_predictions
 from eoml.aot.runs import AXES, family
-from eoml.core.errors import ConfigError, InputFileError
+from eoml.core.errors import ConfigError
 from eoml.core.io import write_csv_atomic
 from eoml.core.store import open_store
 
@@ -111,31 +112,20 @@ def dataset_criteria(target: np.ndarray, indices: np.ndarray, n_pairs: int, seed
     return pd.DataFrame({"metric": list(METRICS), "ddc": [ddc[m] for m in METRICS], "dtc": [dtc[m] for m in METRICS]})
 
 
-def _load_predictions(path: str | Path, store_ds) -> dict:
-    pred = open_store(path).load()
-    times = pred["time"].values
-    pos = pd.Index(store_ds["time"].values).get_indexer(times)
-    if (pos < 0).any():
-        raise InputFileError(path, "holds target dates that are not in the store (stale predictions?)")
-    return {"attrs": dict(pred.attrs), "prob": pred["probability"].values, "split": np.array(pred["split"].values.tolist(), dtype=str),
-            "index": pos}
-
-
 def score_predictions(paths: Sequence[str | Path], store_ds, cfg: Mapping) -> pd.DataFrame:
     """``scores.csv``: one row per prediction store and split (val, test)."""
     target = store_ds["target"].values
     method, value = cfg["threshold"]["method"], float(cfg["threshold"]["value"])
+    store_times = pd.Index(store_ds["time"].values)
     rows = []
-    for path in paths:
-        p = _load_predictions(path, store_ds)
-        a = p["attrs"]
-        val = p["split"] == "val"
-        thr = choose_threshold(target[p["index"][val]], p["prob"][val], method, value)
+    for p in read_predictions(paths):
+        pos, _, prob = p.split(store_times, "val")
+        thr = choose_threshold(target[pos], prob, method, value)
         for split in ("val", "test"):
-            sel = p["split"] == split
-            rows.append({"model": a["model"], "config": a["config"], "seed": int(a["seed"]), "split": split,
-                         "threshold": thr, **scores(target[p["index"][sel]], p["prob"][sel], thr),
-                         "n_frames": int(a["n_frames"]), "batch_size": int(a["batch_size"])})
+            pos, _, prob = p.split(store_times, split)
+            rows.append({"model": p.model, "config": p.config, "seed": p.seed, "split": split,
+                         "threshold": thr, **scores(target[pos], prob, thr),
+                         "n_frames": p.n_frames, "batch_size": p.batch_size})
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 

@@ -41,9 +41,7 @@ its lowest seed; a baseline is its own configuration. Colours per model from
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -54,6 +52,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve
 
+from eoml.aot.predictions import PathLike, Prediction, read_predictions
 from eoml.aot.runs import AXES, BASELINES
 from eoml.aot.runs import family as _family
 from eoml.core.errors import InputFileError
@@ -66,10 +65,8 @@ __all__ = [
     "select_predictions", "threshold_scores",
 ]
 
-PathLike = str | os.PathLike
 SCORE_NEEDS = ("model", "config", "seed", "split", "threshold", "rmse", "acc", "f1", "jaccard", "auc_pr",
                "n_frames", "batch_size")
-PREDICTION_ATTRS = ("model", "config", "seed", "n_frames", "batch_size")
 BASELINE_COLORS = {"persistence": "#4d4d4d", "climatology": "#a6a6a6"}
 UNREAD = "#b0b0b0"
 AOT_CMAP = "YlOrBr"
@@ -88,47 +85,6 @@ SWEEP_METRICS = {"auc_pr": "test AUC-PR", "rmse": "test RMSE"}
 # --------------------------------------------------------------------------------------------
 # inputs
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Prediction:
-    """One prediction store: its attributes and the (lazy) dataset."""
-
-    path: Path
-    model: str
-    config: str
-    seed: int
-    n_frames: int
-    batch_size: int
-    ds: xr.Dataset
-
-    @property
-    def baseline(self) -> bool:
-        return self.seed < 0
-
-    @property
-    def label(self) -> str:
-        """The configuration id (a baseline's is its name)."""
-        return self.config
-
-
-def read_predictions(paths: Sequence[PathLike]) -> list[Prediction]:
-    """Open every prediction store (lazily) and check its layout; a bad one is an
-    :class:`InputFileError` naming it."""
-    out = []
-    for path in paths:
-        ds = open_store(path)
-        missing = [a for a in PREDICTION_ATTRS if a not in ds.attrs]
-        if missing:
-            raise InputFileError(path, f"prediction store without the attribute(s) {missing}")
-        if "probability" not in ds or "split" not in ds.coords:
-            raise InputFileError(path, "prediction store needs a 'probability' variable and a 'split' coordinate")
-        a = ds.attrs
-        out.append(Prediction(Path(path), str(a["model"]), str(a["config"]), int(a["seed"]), int(a["n_frames"]),
-                              int(a["batch_size"]), ds))
-    if not out:
-        raise ValueError("no prediction store given")
-    return out
-
-
 def read_scores(scores: PathLike | pd.DataFrame) -> pd.DataFrame:
     """``scores.csv`` (or the table itself), its columns checked."""
     table = scores.copy() if isinstance(scores, pd.DataFrame) else pd.read_csv(scores)
@@ -201,23 +157,6 @@ def _inputs(store: PathLike, predictions: Sequence[PathLike], scores: PathLike |
     """The store, the scores table and the prediction of each model's best configuration."""
     table = read_scores(scores)
     return _store(store), table, select_predictions(read_predictions(predictions), table)
-
-
-def _splits(pred: Prediction) -> np.ndarray:
-    """The ``split`` labels as Python strings (Zarr v3 may return numpy's ``StringDType``, which
-    ``astype(str)`` cannot cast)."""
-    return np.asarray(pred.ds["split"].values, dtype=object).astype("U")
-
-
-def _split(pred: Prediction, store_times: pd.Index, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(store indices, target times, probabilities (n, H, W))`` of one split of a prediction store."""
-    sel = _splits(pred) == split
-    times = pred.ds["time"].values[sel]
-    pos = store_times.get_indexer(times)
-    if (pos < 0).any():
-        raise InputFileError(pred.path, "holds target dates that are not in the store (stale predictions?)")
-    prob = pred.ds["probability"].values[sel]
-    return pos, times, prob
 
 
 def _extent(ds: xr.Dataset) -> tuple[float, float, float, float]:
@@ -293,7 +232,7 @@ def brier_skill(target: np.ndarray, prob: np.ndarray, reference: np.ndarray) -> 
 def _test_dates(chosen: Mapping[str, Prediction], n_dates: int) -> np.ndarray:
     common = None
     for pred in chosen.values():
-        t = pred.ds["time"].values[_splits(pred) == "test"]
+        t = pred.ds["time"].values[pred.splits == "test"]
         common = t if common is None else np.intersect1d(common, t)
     common = np.sort(common)
     if common.size == 0:
@@ -388,7 +327,7 @@ def plot_pr_curves(store: PathLike, predictions: Sequence[PathLike], scores: Pat
     with paper_style():
         fig, ax = plt.subplots(figsize=(4.2, 3.4))
         for model, pred in chosen.items():
-            pos, _, prob = _split(pred, store_times, "test")
+            pos, _, prob = pred.split(store_times, "test")
             y = target[pos].ravel().astype(bool)
             p = prob.ravel()
             if y.all() or not y.any():
@@ -498,7 +437,7 @@ def plot_thresholds(store: PathLike, predictions: Sequence[PathLike], scores: Pa
     with paper_style():
         fig, axes = plt.subplots(1, len(CURVE_LABELS), figsize=(7.0, 2.5), sharex=True)
         for model, pred in chosen.items():
-            pos, _, prob = _split(pred, store_times, "val")
+            pos, _, prob = pred.split(store_times, "val")
             y = target[pos]
             thr = _threshold(table, pred)
             curves = threshold_scores(y, prob, THRESHOLD_GRID)
@@ -532,7 +471,7 @@ def plot_skill_map(store: PathLike, predictions: Sequence[PathLike], scores: Pat
         raise ValueError("the skill map needs the persistence predictions (and its scores)")
     store_times = pd.Index(ds["time"].values)
     target = ds["target"].values
-    pos, times, reference = _split(chosen["persistence"], store_times, "test")
+    pos, times, reference = chosen["persistence"].split(store_times, "test")
     y = target[pos]
     test = table[table["split"] == "test"]
     runs = {m: p for m, p in chosen.items() if m not in BASELINES}
@@ -552,7 +491,7 @@ def plot_skill_map(store: PathLike, predictions: Sequence[PathLike], scores: Pat
         fig, axes = plt.subplots(len(panels), 1, squeeze=False, figsize=(5.2, 2.5 * len(panels) + 0.4))
         im = None
         for ax, (pred, name) in zip(axes[:, 0], panels, strict=True):
-            p_pos, _, prob = _split(pred, store_times, "test")
+            p_pos, _, prob = pred.split(store_times, "test")
             order = pd.Index(p_pos).get_indexer(pos)
             if (order < 0).any():
                 raise InputFileError(pred.path, "does not hold every test target of the persistence predictions")

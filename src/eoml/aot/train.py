@@ -24,14 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import xarray as xr
 
 from eoml.aot.models import build_network
+from eoml.aot.predictions import scored_targets, write_predictions
 from eoml.aot.runs import model_spec
 from eoml.aot.samples import SequenceDataset, input_frames, input_stats, sample_table
 from eoml.core.io import array_digest
 from eoml.core.modelfile import load_network
-from eoml.core.store import open_store, write_store
+from eoml.core.store import open_store
 from eoml.core.tasks import BinarySegmentationTask
 from eoml.core.training import (
     save_training_outputs,
@@ -109,19 +109,6 @@ def predict_maps(net: torch.nn.Module, activation: str, frames: np.ndarray, indi
     return np.concatenate(out).astype(np.float32)
 
 
-def write_predictions(prob: np.ndarray, table, ds: xr.Dataset, out: str | Path, attrs: Mapping) -> Path:
-    """``probability (time, lat, lon)`` of the scored targets (val and test) with their ``split``."""
-    pred = xr.Dataset(
-        {"probability": (("time", "lat", "lon"), prob.astype(np.float32),
-                         {"long_name": "forecast probability of AOT above the threshold", "units": "1"})},
-        coords={"time": ("time", table["time"].to_numpy(), {"long_name": "first day of the target composite"}),
-                "split": ("time", table["split"].to_numpy().astype(str), {"long_name": "sample split"}),
-                "lat": ds["lat"], "lon": ds["lon"]},
-        attrs={"title": "aot forecast probabilities", **attrs},
-    )
-    return write_store(pred, out, config=dict(attrs))
-
-
 def train_run(store: str | Path, config_id: str, run: Mapping, seed: int, out_dir: str | Path,
               ckpt_dir: str | Path, cfg: Mapping) -> Path:
     """Train one configuration with one seed; write ``model.pt``, ``history.csv`` and
@@ -157,7 +144,7 @@ def train_run(store: str | Path, config_id: str, run: Mapping, seed: int, out_di
         settings={"config_id": config_id, "experiment": run["experiment"], "seed": seed,
                   "batch_size": int(run["batch_size"]), "class_weights": weights, "best_epoch": result.best_epoch})
     net, _, activation = load_network(model_path, MODEL_KIND, _build)
-    scored = table[table["split"] != "train"].reset_index(drop=True)
+    scored = scored_targets(table)
     prob = predict_maps(net, activation, frames, scored["index"].to_numpy(), n_frames)
     write_predictions(prob, scored, data["ds"], out_dir / "predictions.zarr",
                       {"model": run["experiment"], "config": config_id, "seed": int(seed),
@@ -172,7 +159,7 @@ def predict_model(model: str | Path, store: str | Path, out: str | Path, cfg: Ma
     table = sample_table(ds, cfg)
     norm = record.norm
     frames = input_frames(ds["aot"].values, float(norm["mean"]), float(norm["std"]))
-    scored = table[table["split"] != "train"].reset_index(drop=True)
+    scored = scored_targets(table)
     prob = predict_maps(net, activation, frames, scored["index"].to_numpy(), int(record.arch["n_frames"]))
     s = record.settings
     return write_predictions(prob, scored, ds, out, {"model": s["experiment"], "config": s["config_id"],
